@@ -1,0 +1,24 @@
+using Gateway;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers frame handlers.</summary>
+public static class FrameHandlerServiceCollectionExtensions
+{
+    /// <summary>Registers <typeparamref name="THandler"/> as the frame handler called <paramref name="name"/>.</summary>
+    /// <remarks>Sockets use it by listing <paramref name="name"/> in their <c>Handlers</c> configuration. One singleton instance serves every socket.</remarks>
+    /// <typeparam name="THandler">The handler type.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <param name="name">The name sockets use in their <c>Handlers</c> list (case-sensitive).</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddFrameHandler<THandler>(this IServiceCollection services, string name)
+        where THandler : class, IFrameHandler
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        services.TryAddSingleton<THandler>();
+        services.AddKeyedSingleton<IFrameHandler>(name, static (sp, _) => sp.GetRequiredService<THandler>());
+        return services;
+    }
+}

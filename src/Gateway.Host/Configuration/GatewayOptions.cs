@@ -1,0 +1,14 @@
+namespace Gateway.Host.Configuration;
+
+/// <summary>The <c>Gateway</c> section, with <c>Defaults</c> already applied to each socket.</summary>
+internal sealed class GatewayOptions
+{
+    public const string SectionName = "Gateway";
+
+    public Dictionary<string, SocketOptions> Sockets { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Problems found while binding (unknown keys, unconvertible values), each naming its key.</summary>
+    public List<string> BindErrors { get; } = [];
+}

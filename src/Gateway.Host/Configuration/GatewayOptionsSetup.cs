@@ -1,0 +1,126 @@
+using System.Collections;
+using System.Reflection;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Host.Configuration;
+
+/// <summary>
+/// Binds <c>Gateway</c>: each socket starts from <c>Gateway:Defaults</c> and its own keys override them.
+/// Never throws: binding runs inside <see cref="IOptionsMonitor{TOptions}"/>, where an exception would
+/// silently stop change notifications (dotnet/runtime#44381). Problems go to <see cref="GatewayOptions.BindErrors"/>.
+/// </summary>
+internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfigureOptions<GatewayOptions>
+{
+    private static readonly string[] s_topLevelKeys = ["Sockets", "Defaults", "Handlers", "ShutdownTimeout", "Api"];
+
+    public void Configure(GatewayOptions options)
+    {
+        var section = configuration.GetSection(GatewayOptions.SectionName);
+        foreach (var child in section.GetChildren())
+        {
+            if (!s_topLevelKeys.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                options.BindErrors.Add($"{child.Path}: unknown key (known: {string.Join(", ", s_topLevelKeys)})");
+            }
+        }
+
+        TryBind(section.GetSection(nameof(GatewayOptions.ShutdownTimeout)), options.BindErrors, s => options.ShutdownTimeout = s.Get<TimeSpan>());
+
+        var defaults = section.GetSection("Defaults");
+        var defaultsValid = CheckKeys(defaults, typeof(SocketOptions), options.BindErrors);
+        foreach (var socketSection in section.GetSection("Sockets").GetChildren())
+        {
+            var socket = new SocketOptions();
+            if (defaultsValid)
+            {
+                TryBind(defaults, options.BindErrors, s => s.Bind(socket));
+            }
+
+            if (CheckKeys(socketSection, typeof(SocketOptions), options.BindErrors))
+            {
+                ClearListsSetBy(socketSection, socket);
+                TryBind(socketSection, options.BindErrors, s => s.Bind(socket));
+            }
+
+            options.Sockets[socketSection.Key] = socket;
+        }
+    }
+
+    private static void TryBind(IConfigurationSection section, List<string> errors, Action<IConfigurationSection> bind)
+    {
+        if (!section.Exists())
+        {
+            return;
+        }
+
+        try
+        {
+            bind(section);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder's message names the full key path and the value.
+            errors.Add($"{section.Path}: {ex.Message}");
+        }
+    }
+
+    // The binder appends to lists that already hold values; a socket's own list replaces the default one.
+    private static void ClearListsSetBy(IConfigurationSection socketSection, SocketOptions socket)
+    {
+        foreach (var property in typeof(SocketOptions).GetProperties())
+        {
+            if (property.PropertyType.IsGenericType
+                && property.PropertyType.GetGenericTypeDefinition() == typeof(List<>)
+                && socketSection.GetSection(property.Name).Exists())
+            {
+                ((IList)property.GetValue(socket)!).Clear();
+            }
+        }
+    }
+
+    /// <summary>Reports keys that match no property and enum values that match no member.</summary>
+    /// <returns><see langword="false"/> if anything was reported.</returns>
+    internal static bool CheckKeys(IConfigurationSection section, Type type, List<string> errors)
+    {
+        var valid = true;
+        foreach (var child in section.GetChildren())
+        {
+            var property = type.GetProperty(child.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+            if (property is null || !property.CanWrite)
+            {
+                var known = type.GetProperties().Where(p => p.CanWrite).Select(p => p.Name);
+                errors.Add($"{child.Path}: unknown key (known: {string.Join(", ", known)})");
+                valid = false;
+                continue;
+            }
+
+            var propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            if (propertyType.IsEnum)
+            {
+                if (child.Value is { } value && !Enum.GetNames(propertyType).Contains(value, StringComparer.OrdinalIgnoreCase))
+                {
+                    errors.Add($"{child.Path}: '{value}' is not one of {string.Join(", ", Enum.GetNames(propertyType))}");
+                    valid = false;
+                }
+            }
+            else if (propertyType.IsClass && propertyType != typeof(string) && propertyType != typeof(Uri))
+            {
+                var elementType = propertyType.IsGenericType && propertyType.GetGenericTypeDefinition() == typeof(List<>)
+                    ? propertyType.GetGenericArguments()[0]
+                    : typeof(IEnumerable).IsAssignableFrom(propertyType) ? null : propertyType;
+                if (elementType is not null && elementType != typeof(string))
+                {
+                    // Nested options (Reconnect, Queue) or a list of option objects (OnConnect).
+                    var children = elementType == propertyType ? [child] : child.GetChildren();
+                    foreach (var item in children)
+                    {
+                        valid &= CheckKeys(item, elementType, errors);
+                    }
+                }
+            }
+        }
+
+        return valid;
+    }
+}

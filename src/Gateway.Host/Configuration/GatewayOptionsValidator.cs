@@ -1,0 +1,179 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Host.Configuration;
+
+/// <summary>
+/// Checks a bound <see cref="GatewayOptions"/>; every message starts with the full key it is about,
+/// e.g. <c>Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL</c>.
+/// </summary>
+/// <remarks>
+/// Not registered with the options system on purpose: a failed validation inside
+/// <see cref="IOptionsMonitor{TOptions}"/> would stop reload notifications. The supervisor calls it at
+/// start (failing startup) and on every reload (keeping the last good configuration).
+/// </remarks>
+internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedService keyedServices) : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        var errors = GetErrors(options);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    public List<string> GetErrors(GatewayOptions options)
+    {
+        var errors = new List<string>(options.BindErrors);
+        if (options.ShutdownTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"Gateway:ShutdownTimeout: must be positive, was {options.ShutdownTimeout}");
+        }
+
+        foreach (var (name, socket) in options.Sockets)
+        {
+            ValidateSocket($"Gateway:Sockets:{name}", name, socket, errors);
+        }
+
+        return errors;
+    }
+
+    private void ValidateSocket(string path, string name, SocketOptions socket, List<string> errors)
+    {
+        if (!SocketNameRegex().IsMatch(name))
+        {
+            errors.Add($"{path}: the socket name '{name}' may hold only letters, digits, '_', '-' and '.'");
+        }
+
+        if (socket.Url is null)
+        {
+            errors.Add($"{path}:Url: is required");
+        }
+        else if (!socket.Url.IsAbsoluteUri || (socket.Url.Scheme != "ws" && socket.Url.Scheme != "wss"))
+        {
+            errors.Add($"{path}:Url: '{socket.Url.OriginalString}' is not a ws:// or wss:// URL");
+        }
+
+        Positive(socket.ConnectTimeout, $"{path}:ConnectTimeout", errors);
+        NotNegative(socket.KeepAliveInterval, $"{path}:KeepAliveInterval", errors);
+        NotNegative(socket.KeepAliveTimeout, $"{path}:KeepAliveTimeout", errors);
+        if (socket.NoMessageTimeout is { } noMessage)
+        {
+            Positive(noMessage, $"{path}:NoMessageTimeout", errors);
+        }
+
+        if (socket.MaxMessageSize < 1)
+        {
+            errors.Add($"{path}:MaxMessageSize: must be at least 1 byte, was {socket.MaxMessageSize}");
+        }
+
+        var reconnect = socket.Reconnect;
+        Positive(reconnect.MinDelay, $"{path}:Reconnect:MinDelay", errors);
+        if (reconnect.MaxDelay < reconnect.MinDelay)
+        {
+            errors.Add($"{path}:Reconnect:MaxDelay: must be at least MinDelay ({reconnect.MinDelay}), was {reconnect.MaxDelay}");
+        }
+
+        if (!(reconnect.Factor >= 1 && reconnect.Factor <= 10))
+        {
+            errors.Add($"{path}:Reconnect:Factor: must be between 1 and 10, was {reconnect.Factor}");
+        }
+
+        if (!(reconnect.Jitter >= 0 && reconnect.Jitter <= 1))
+        {
+            errors.Add($"{path}:Reconnect:Jitter: must be between 0 and 1, was {reconnect.Jitter}");
+        }
+
+        if (reconnect.MaxAttempts is < 0)
+        {
+            errors.Add($"{path}:Reconnect:MaxAttempts: must be 0 or more (or unset for no limit), was {reconnect.MaxAttempts}");
+        }
+
+        NotNegative(reconnect.ResetAfter, $"{path}:Reconnect:ResetAfter", errors);
+
+        if (socket.Queue.Capacity is < 1 or > 1_000_000)
+        {
+            errors.Add($"{path}:Queue:Capacity: must be between 1 and 1000000, was {socket.Queue.Capacity}");
+        }
+
+        if (socket.Handlers.Count == 0)
+        {
+            errors.Add($"{path}:Handlers: at least one handler is required, so no frame goes unhandled");
+        }
+
+        for (var i = 0; i < socket.Handlers.Count; i++)
+        {
+            if (!keyedServices.IsKeyedService(typeof(IFrameHandler), socket.Handlers[i]))
+            {
+                errors.Add($"{path}:Handlers:{i}: '{socket.Handlers[i]}' is not a registered frame handler");
+            }
+        }
+
+        for (var i = 0; i < socket.Groups.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(socket.Groups[i]))
+            {
+                errors.Add($"{path}:Groups:{i}: must not be empty");
+            }
+        }
+
+        for (var i = 0; i < socket.SubProtocols.Count; i++)
+        {
+            if (!HeaderTokenRegex().IsMatch(socket.SubProtocols[i]))
+            {
+                errors.Add($"{path}:SubProtocols:{i}: '{socket.SubProtocols[i]}' is not a valid subprotocol token");
+            }
+        }
+
+        foreach (var (header, value) in socket.Headers)
+        {
+            if (!HeaderTokenRegex().IsMatch(header))
+            {
+                errors.Add($"{path}:Headers:{header}: is not a valid header name");
+            }
+            else if (value.AsSpan().IndexOfAny('\r', '\n') >= 0)
+            {
+                // Never echo header values: they are often credentials.
+                errors.Add($"{path}:Headers:{header}: the value must not contain line breaks");
+            }
+        }
+
+        for (var i = 0; i < socket.OnConnect.Count; i++)
+        {
+            var message = socket.OnConnect[i];
+            if ((message.Text is null) == (message.Binary is null))
+            {
+                errors.Add($"{path}:OnConnect:{i}: set exactly one of Text or Binary");
+            }
+            else if (message.Binary is not null && !IsBase64(message.Binary))
+            {
+                errors.Add($"{path}:OnConnect:{i}:Binary: is not valid base64");
+            }
+        }
+    }
+
+    private static bool IsBase64(string value)
+        => Convert.TryFromBase64String(value, new byte[value.Length], out _);
+
+    private static void Positive(TimeSpan value, string key, List<string> errors)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add($"{key}: must be positive, was {value}");
+        }
+    }
+
+    private static void NotNegative(TimeSpan value, string key, List<string> errors)
+    {
+        if (value < TimeSpan.Zero)
+        {
+            errors.Add($"{key}: must not be negative, was {value}");
+        }
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    private static partial Regex SocketNameRegex();
+
+    // RFC 9110 token.
+    [GeneratedRegex("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
+    private static partial Regex HeaderTokenRegex();
+}

@@ -1,0 +1,94 @@
+namespace Gateway.Host.Configuration;
+
+/// <summary>One upstream socket: <c>Gateway:Sockets:&lt;name&gt;</c>, over <c>Gateway:Defaults</c>.</summary>
+internal sealed class SocketOptions
+{
+    public Uri? Url { get; set; }
+
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Counts for readiness.</summary>
+    public bool Required { get; set; } = true;
+
+    public SocketProtocol Protocol { get; set; } = SocketProtocol.Raw;
+
+    public Dictionary<string, string> Headers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public List<string> SubProtocols { get; set; } = [];
+
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>WebSocket ping interval; zero disables pings.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A ping unanswered for this long marks the peer dead; zero disables the check.</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Reconnect when no message arrives for this long; null (the default) disables it.</summary>
+    public TimeSpan? NoMessageTimeout { get; set; }
+
+    public int MaxMessageSize { get; set; } = 1024 * 1024;
+
+    public ReconnectOptions Reconnect { get; set; } = new();
+
+    public QueueOptions Queue { get; set; } = new();
+
+    public List<string> Handlers { get; set; } = [];
+
+    public List<string> Groups { get; set; } = [];
+
+    public List<OnConnectMessage> OnConnect { get; set; } = [];
+
+    /// <summary>Skips TLS certificate validation for this socket (logged as a warning).</summary>
+    public bool DangerousAcceptAnyServerCertificate { get; set; }
+}
+
+internal enum SocketProtocol
+{
+    Raw,
+}
+
+internal sealed class ReconnectOptions
+{
+    public TimeSpan MinDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    public double Factor { get; set; } = 2;
+
+    /// <summary>Fraction of the delay added or removed at random, 0 to 1.</summary>
+    public double Jitter { get; set; } = 0.2;
+
+    /// <summary>Consecutive failed attempts before the socket stops; null retries forever.</summary>
+    public int? MaxAttempts { get; set; }
+
+    /// <summary>A connection that stayed up this long resets the attempt count.</summary>
+    public TimeSpan ResetAfter { get; set; } = TimeSpan.FromSeconds(10);
+}
+
+internal sealed class QueueOptions
+{
+    public int Capacity { get; set; } = 1024;
+
+    public QueueFullMode FullMode { get; set; } = QueueFullMode.Wait;
+}
+
+internal enum QueueFullMode
+{
+    /// <summary>Stop reading from the socket until the handlers catch up (TCP backpressure).</summary>
+    Wait,
+
+    /// <summary>Drop the oldest queued frame to make room.</summary>
+    DropOldest,
+
+    /// <summary>Drop the arriving frame.</summary>
+    DropNewest,
+}
+
+internal sealed class OnConnectMessage
+{
+    public string? Text { get; set; }
+
+    /// <summary>Base64 of the bytes to send as a binary message.</summary>
+    public string? Binary { get; set; }
+}

@@ -1,0 +1,64 @@
+using System.Text.Json;
+
+namespace Gateway.Host.Configuration;
+
+/// <summary>What a reload changes, socket by socket (YARP's <c>UpdateRuntimeClusters</c>).</summary>
+internal sealed record SocketOptionsDiff(
+    IReadOnlyList<string> Added,
+    IReadOnlyList<string> Removed,
+    IReadOnlyList<string> Changed,
+    IReadOnlyList<string> HandlersChanged)
+{
+    public bool IsEmpty => Added.Count == 0 && Removed.Count == 0 && Changed.Count == 0 && HandlersChanged.Count == 0;
+
+    /// <summary>Compares the enabled sockets of two configurations by name.</summary>
+    public static SocketOptionsDiff Compute(IReadOnlyDictionary<string, SocketOptions> before, IReadOnlyDictionary<string, SocketOptions> after)
+    {
+        List<string> added = [], removed = [], changed = [], handlersChanged = [];
+        foreach (var (name, next) in after)
+        {
+            if (!next.Enabled)
+            {
+                continue;
+            }
+
+            if (!before.TryGetValue(name, out var previous) || !previous.Enabled)
+            {
+                added.Add(name);
+            }
+            else if (!ConnectionSettingsEqual(previous, next))
+            {
+                changed.Add(name);
+            }
+            else if (!previous.Handlers.SequenceEqual(next.Handlers, StringComparer.Ordinal))
+            {
+                handlersChanged.Add(name);
+            }
+        }
+
+        foreach (var (name, previous) in before)
+        {
+            if (previous.Enabled && (!after.TryGetValue(name, out var next) || !next.Enabled))
+            {
+                removed.Add(name);
+            }
+        }
+
+        return new SocketOptionsDiff(added, removed, changed, handlersChanged);
+    }
+
+    /// <summary>Whether two sockets differ in anything but their handlers (which apply without reconnecting).</summary>
+    /// <remarks>
+    /// Compares the serialized form so that every present and future key, nested or a collection,
+    /// takes part without a hand-written Equals to keep in step. Runs only on reload.
+    /// </remarks>
+    internal static bool ConnectionSettingsEqual(SocketOptions a, SocketOptions b)
+        => Fingerprint(a) == Fingerprint(b);
+
+    private static string Fingerprint(SocketOptions options)
+    {
+        var node = JsonSerializer.SerializeToNode(options)!.AsObject();
+        node.Remove(nameof(SocketOptions.Handlers));
+        return node.ToJsonString();
+    }
+}

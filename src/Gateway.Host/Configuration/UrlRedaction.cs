@@ -1,0 +1,26 @@
+namespace Gateway.Host.Configuration;
+
+/// <summary>Keeps credentials in URLs out of logs, health output and handler-visible state.</summary>
+internal static class UrlRedaction
+{
+    /// <summary>The URL without user info and with the query replaced by <c>?redacted</c>.</summary>
+    public static Uri ForDisplay(Uri url)
+    {
+        if (!url.IsAbsoluteUri)
+        {
+            return url;
+        }
+
+        var builder = new UriBuilder(url) { UserName = string.Empty, Password = string.Empty, Fragment = string.Empty };
+        if (builder.Query.Length > 1)
+        {
+            builder.Query = "redacted";
+        }
+
+        return builder.Uri;
+    }
+
+    /// <summary>The URL to connect to: user info moves to an Authorization header instead.</summary>
+    public static Uri WithoutUserInfo(Uri url)
+        => url.UserInfo.Length == 0 ? url : new UriBuilder(url) { UserName = string.Empty, Password = string.Empty }.Uri;
+}

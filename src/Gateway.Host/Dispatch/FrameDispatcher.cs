@@ -1,0 +1,342 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Gateway.Host.Configuration;
+using Gateway.Host.Health;
+using Gateway.Host.Metrics;
+using Gateway.Host.Transport;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Host.Dispatch;
+
+/// <summary>
+/// One socket's bounded queue and the loop that runs its handlers, one frame at a time, in order.
+/// Each socket has its own, so a slow socket never stalls another. Lives across reconnects: a
+/// reconnect loses no queued frame.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "CompleteAsync, the end of its life, disposes it.")]
+internal sealed partial class FrameDispatcher
+{
+    private readonly string _socketName;
+    private readonly Channel<FrameEnvelope> _channel;
+    private readonly QueueFullMode _fullMode;
+    private readonly GatewayBufferPool _pool;
+    private readonly GatewayMetrics _metrics;
+    private readonly SocketStatus _status;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _abort = new();
+    private readonly ErrorLogThrottle _dropLogThrottle = new();
+    private volatile HandlerPipeline _pipeline;
+    private Task _consumer = Task.CompletedTask;
+
+    // The connection whose OnConnected the handlers have seen and whose OnDisconnected they have not.
+    private UpstreamConnection? _announced;
+
+    // The newest disconnect, kept in case a drop policy discards its queue item.
+    private volatile DisconnectEvent? _lastDisconnect;
+
+    public FrameDispatcher(string socketName, QueueOptions queue, HandlerPipeline pipeline, GatewayBufferPool pool, GatewayMetrics metrics, SocketStatus status, TimeProvider time, ILogger logger)
+    {
+        _socketName = socketName;
+        _fullMode = queue.FullMode;
+        _pipeline = pipeline;
+        _pool = pool;
+        _metrics = metrics;
+        _status = status;
+        _time = time;
+        _logger = logger;
+        var options = new BoundedChannelOptions(queue.Capacity)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            AllowSynchronousContinuations = false,
+            FullMode = queue.FullMode switch
+            {
+                QueueFullMode.DropOldest => BoundedChannelFullMode.DropOldest,
+                QueueFullMode.DropNewest => BoundedChannelFullMode.DropWrite,
+                _ => BoundedChannelFullMode.Wait,
+            },
+        };
+        _channel = Channel.CreateBounded<FrameEnvelope>(options, OnDropped);
+        status.QueueDepth = () => _channel.Reader.Count;
+    }
+
+    public int Depth => _channel.Reader.Count;
+
+    public void Start() => _consumer = Task.Run(ConsumeAsync);
+
+    public void UpdateHandlers(HandlerPipeline pipeline) => _pipeline = pipeline;
+
+    /// <summary>Queues a frame. Under <see cref="QueueFullMode.Wait"/> this waits for room, which stops the socket's reads.</summary>
+    public ValueTask EnqueueAsync(in FrameEnvelope envelope, CancellationToken cancellationToken)
+    {
+        if (_fullMode != QueueFullMode.Wait)
+        {
+            // Drop modes always accept the item being written (DropWrite counts it through OnDropped).
+            if (!_channel.Writer.TryWrite(envelope))
+            {
+                Discard(envelope, "stopped");
+            }
+
+            return ValueTask.CompletedTask;
+        }
+
+        var writer = _channel.Writer;
+        return writer.TryWrite(envelope) ? ValueTask.CompletedTask : WaitAndWriteAsync(envelope, cancellationToken);
+    }
+
+    private async ValueTask WaitAndWriteAsync(FrameEnvelope envelope, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _channel.Writer.WriteAsync(envelope, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        {
+            Discard(envelope, "stopped");
+            throw;
+        }
+    }
+
+    public ValueTask ConnectedAsync(UpstreamConnection connection, CancellationToken cancellationToken)
+        => EnqueueAsync(FrameEnvelope.ForConnected(connection), cancellationToken);
+
+    /// <summary>Queues the end of a connection; never blocks, as handlers must learn of it even when the queue is full.</summary>
+    public void Disconnected(UpstreamConnection connection, DisconnectReason reason)
+    {
+        _lastDisconnect = new DisconnectEvent(connection, reason);
+        _ = _channel.Writer.TryWrite(FrameEnvelope.ForDisconnected(connection, reason));
+    }
+
+    /// <summary>
+    /// Stops accepting frames and lets the handlers finish the queue within <paramref name="timeout"/>.
+    /// Frames still queued after that are counted as dropped (reason <c>shutdown</c>) and logged.
+    /// </summary>
+    public async Task CompleteAsync(TimeSpan timeout)
+    {
+        _channel.Writer.TryComplete();
+        try
+        {
+            await _consumer.WaitAsync(timeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            await _abort.CancelAsync().ConfigureAwait(false);
+            await _consumer.ConfigureAwait(false);
+        }
+
+        // Anything left (the consumer stops early when aborted) is reported, never silently lost.
+        long lost = 0;
+        while (_channel.Reader.TryRead(out var envelope))
+        {
+            if (envelope.Kind == EnvelopeKind.Frame)
+            {
+                lost++;
+                Release(envelope);
+            }
+        }
+
+        if (lost > 0)
+        {
+            _metrics.FrameDropped(_socketName, "shutdown", lost);
+            for (var i = 0; i < lost; i++)
+            {
+                _status.AddDropped();
+            }
+
+            Log.FramesLostAtStop(_logger, _socketName, lost, timeout);
+        }
+
+        if (_announced is { } connection)
+        {
+            await AnnounceDisconnectAsync(connection, new DisconnectReason(null, "gateway stopped", null, ClosedByGateway: true)).ConfigureAwait(false);
+        }
+
+        _abort.Dispose();
+    }
+
+    private async Task ConsumeAsync()
+    {
+        var reader = _channel.Reader;
+        try
+        {
+            // No token: a cancellable wait allocates per call. CompleteAsync completes the writer before it aborts.
+            while (!_abort.IsCancellationRequested && await reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (!_abort.IsCancellationRequested && reader.TryRead(out var envelope))
+                {
+                    await DispatchAsync(envelope).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_abort.IsCancellationRequested)
+        {
+            // Shutdown timeout: CompleteAsync reports what is left.
+        }
+        catch (Exception ex)
+        {
+            // Handler exceptions are caught per call; reaching here is a gateway bug. Keep the host up.
+            Log.DispatcherFailed(_logger, _socketName, ex);
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask DispatchAsync(FrameEnvelope envelope)
+    {
+        switch (envelope.Kind)
+        {
+            case EnvelopeKind.Connected:
+                await EnsureAnnouncedAsync(envelope.Connection).ConfigureAwait(false);
+                return;
+            case EnvelopeKind.Disconnected:
+                if (ReferenceEquals(_announced, envelope.Connection) && envelope.Reason is { } reason)
+                {
+                    await AnnounceDisconnectAsync(envelope.Connection, reason).ConfigureAwait(false);
+                }
+
+                return;
+        }
+
+        try
+        {
+            if (!ReferenceEquals(_announced, envelope.Connection))
+            {
+                await EnsureAnnouncedAsync(envelope.Connection).ConfigureAwait(false);
+            }
+
+            await RunHandlersAsync(envelope).ConfigureAwait(false);
+        }
+        finally
+        {
+            Release(envelope);
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask RunHandlersAsync(FrameEnvelope envelope)
+    {
+        var pipeline = _pipeline;
+        var frame = envelope.ToFrame();
+        var handlers = pipeline.Handlers;
+        var token = _abort.Token;
+        for (var i = 0; i < handlers.Length; i++)
+        {
+            var start = _time.GetTimestamp();
+            try
+            {
+                var pending = handlers[i].HandleAsync(frame, token);
+                if (!pending.IsCompletedSuccessfully)
+                {
+                    await pending.ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && token.IsCancellationRequested))
+            {
+                HandlerFailed(pipeline, i, ex, frame.Sequence);
+            }
+
+            if (_metrics.HandlerDurationEnabled)
+            {
+                _metrics.HandlerCompleted(_socketName, pipeline.Names[i], _time.GetElapsedTime(start).TotalSeconds);
+            }
+        }
+
+        if (_metrics.FrameLagEnabled)
+        {
+            _metrics.FrameCompleted(_socketName, _time.GetElapsedTime(envelope.Timestamp).TotalSeconds);
+        }
+    }
+
+    private void HandlerFailed(HandlerPipeline pipeline, int index, Exception exception, long sequence)
+    {
+        _status.AddHandlerError();
+        _metrics.HandlerFailed(_socketName, pipeline.Names[index], exception);
+        if (pipeline.Throttles[index].ShouldLog(_time, out var suppressed))
+        {
+            Log.HandlerFailed(_logger, pipeline.Names[index], _socketName, sequence, suppressed, exception);
+        }
+    }
+
+    private async ValueTask EnsureAnnouncedAsync(UpstreamConnection connection)
+    {
+        if (ReferenceEquals(_announced, connection))
+        {
+            return;
+        }
+
+        if (_announced is { } previous)
+        {
+            // Its Disconnected item was discarded by the drop policy; use the reason kept aside.
+            var kept = _lastDisconnect;
+            var reason = kept is not null && ReferenceEquals(kept.Connection, previous)
+                ? kept.Reason
+                : new DisconnectReason(null, "connection replaced", null, ClosedByGateway: false);
+            await AnnounceDisconnectAsync(previous, reason).ConfigureAwait(false);
+        }
+
+        _announced = connection;
+        var pipeline = _pipeline;
+        for (var i = 0; i < pipeline.Handlers.Length; i++)
+        {
+            try
+            {
+                await pipeline.Handlers[i].OnConnectedAsync(connection, _abort.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && _abort.IsCancellationRequested))
+            {
+                HandlerFailed(pipeline, i, ex, 0);
+            }
+        }
+    }
+
+    private async ValueTask AnnounceDisconnectAsync(UpstreamConnection connection, DisconnectReason reason)
+    {
+        _announced = null;
+        var pipeline = _pipeline;
+        for (var i = 0; i < pipeline.Handlers.Length; i++)
+        {
+            try
+            {
+                await pipeline.Handlers[i].OnDisconnectedAsync(connection, reason, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                HandlerFailed(pipeline, i, ex, 0);
+            }
+        }
+    }
+
+    private void OnDropped(FrameEnvelope envelope)
+    {
+        if (envelope.Kind == EnvelopeKind.Frame)
+        {
+            Discard(envelope, "queue_full");
+        }
+    }
+
+    private void Discard(in FrameEnvelope envelope, string reason)
+    {
+        if (envelope.Kind != EnvelopeKind.Frame)
+        {
+            return;
+        }
+
+        Release(envelope);
+        _status.AddDropped();
+        _metrics.FrameDropped(_socketName, reason);
+        if (_dropLogThrottle.ShouldLog(_time, out var suppressed))
+        {
+            Log.FrameDropped(_logger, _socketName, envelope.Sequence, reason, suppressed);
+        }
+    }
+
+    private void Release(in FrameEnvelope envelope)
+    {
+        if (envelope.Buffer is { } buffer)
+        {
+            _pool.Return(buffer);
+        }
+    }
+
+    private sealed record DisconnectEvent(UpstreamConnection Connection, DisconnectReason Reason);
+}

@@ -1,0 +1,20 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Gateway.Host.Dispatch;
+
+/// <summary>A socket's handlers, resolved once, in configured order.</summary>
+internal sealed class HandlerPipeline
+{
+    public HandlerPipeline(IServiceProvider services, IReadOnlyList<string> names)
+    {
+        Names = [.. names];
+        Handlers = [.. names.Select(name => services.GetRequiredKeyedService<IFrameHandler>(name))];
+        Throttles = [.. names.Select(_ => new ErrorLogThrottle())];
+    }
+
+    public string[] Names { get; }
+
+    public IFrameHandler[] Handlers { get; }
+
+    public ErrorLogThrottle[] Throttles { get; }
+}

@@ -1,0 +1,18 @@
+using Gateway.Host.Endpoints;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Routing;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps the gateway's HTTP endpoints.</summary>
+internal static class GatewayEndpointRouteBuilderExtensions
+{
+    public static IEndpointRouteBuilder MapGatewayEndpoints(this IEndpointRouteBuilder endpoints)
+    {
+        // Liveness runs no check: the process answering is the signal.
+        endpoints.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponseWriter.WriteAsync });
+        endpoints.MapHealthChecks("/health/ready", new HealthCheckOptions { ResponseWriter = HealthResponseWriter.WriteAsync });
+        endpoints.Map(DemoFeedEndpoint.Path, DemoFeedEndpoint.HandleAsync);
+        return endpoints;
+    }
+}

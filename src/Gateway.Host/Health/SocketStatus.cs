@@ -1,0 +1,125 @@
+namespace Gateway.Host.Health;
+
+/// <summary>
+/// The live state of one socket, written by its worker and dispatcher and only read by health checks
+/// and endpoints. Counters are written by a single thread each and read without locks.
+/// </summary>
+internal sealed class SocketStatus(string name, string protocol, bool required, string displayUrl)
+{
+    private readonly Lock _lock = new();
+    private SocketState _state = SocketState.Stopped;
+    private DateTimeOffset _since;
+    private int _attempt;
+    private int? _lastCloseStatus;
+    private string? _lastCloseDescription;
+    private string? _lastError;
+    private int? _lastHttpStatus;
+    private long _framesReceived;
+    private long _framesSent;
+    private long _framesDropped;
+    private long _handlerErrors;
+
+    public string Name { get; } = name;
+
+    public string Protocol { get; } = protocol;
+
+    public bool Required { get; } = required;
+
+    public string Url { get; } = displayUrl;
+
+    /// <summary>Reads the number of frames waiting in the socket's queue.</summary>
+    public Func<int> QueueDepth { get; set; } = static () => 0;
+
+    public SocketState State
+    {
+        get { lock (_lock) { return _state; } }
+    }
+
+    public long FramesReceived => Volatile.Read(ref _framesReceived);
+
+    public long FramesDropped => Volatile.Read(ref _framesDropped);
+
+    public long HandlerErrors => Volatile.Read(ref _handlerErrors);
+
+    /// <summary>Moves to <paramref name="state"/>; returns false if already there.</summary>
+    public bool TrySetState(SocketState state, DateTimeOffset now, int attempt)
+    {
+        lock (_lock)
+        {
+            var changed = _state != state;
+            if (changed)
+            {
+                _state = state;
+                _since = now;
+            }
+
+            _attempt = attempt;
+            return changed;
+        }
+    }
+
+    public void RecordConnected()
+    {
+        lock (_lock)
+        {
+            _lastError = null;
+            _lastHttpStatus = null;
+        }
+    }
+
+    public void RecordClose(int? closeStatus, string? description)
+    {
+        lock (_lock)
+        {
+            _lastCloseStatus = closeStatus;
+            _lastCloseDescription = description;
+        }
+    }
+
+    public void RecordError(string error, int? httpStatus)
+    {
+        lock (_lock)
+        {
+            _lastError = error;
+            _lastHttpStatus = httpStatus;
+        }
+    }
+
+    public void AddReceived() => Volatile.Write(ref _framesReceived, _framesReceived + 1);
+
+    public void AddSent() => Interlocked.Increment(ref _framesSent);
+
+    public void AddDropped() => Interlocked.Increment(ref _framesDropped);
+
+    public void AddHandlerError() => Interlocked.Increment(ref _handlerErrors);
+
+    public SocketStatusSnapshot Snapshot()
+    {
+        lock (_lock)
+        {
+            return new SocketStatusSnapshot(
+                Name, _state, _since, Protocol, Required, Url, _attempt,
+                _lastCloseStatus, _lastCloseDescription, _lastError, _lastHttpStatus,
+                FramesReceived, Volatile.Read(ref _framesSent), QueueDepth(), FramesDropped, HandlerErrors);
+        }
+    }
+}
+
+/// <summary>A point-in-time copy of <see cref="SocketStatus"/>, as served by the health endpoints.</summary>
+internal sealed record SocketStatusSnapshot(
+    string Name,
+    SocketState State,
+    DateTimeOffset Since,
+    string Protocol,
+    bool Required,
+    string Url,
+    int ReconnectAttempt,
+    int? LastCloseStatus,
+    string? LastCloseDescription,
+    string? LastError,
+    int? LastHttpStatus,
+    long FramesReceived,
+    long FramesSent,
+    int QueueDepth,
+    long FramesDropped,
+    long HandlerErrors);

@@ -1,0 +1,96 @@
+using System.Diagnostics.Metrics;
+using Gateway.Host.Health;
+
+namespace Gateway.Host.Metrics;
+
+/// <summary>The <c>Gateway</c> meter and its instruments (Kestrel's <c>KestrelMetrics</c> pattern).</summary>
+internal sealed class GatewayMetrics
+{
+    public const string MeterName = "Gateway";
+    public const string SocketTag = "gateway.socket";
+    public const string HandlerTag = "gateway.handler";
+    public const string ReasonTag = "gateway.reason";
+    public const string ErrorTypeTag = "error.type";
+
+    private readonly Counter<long> _framesReceived;
+    private readonly Counter<long> _bytesReceived;
+    private readonly Counter<long> _framesSent;
+    private readonly Counter<long> _bytesSent;
+    private readonly Counter<long> _framesDropped;
+    private readonly UpDownCounter<long> _activeConnections;
+    private readonly Counter<long> _connectionAttempts;
+    private readonly Counter<long> _connectionFailures;
+    private readonly Counter<long> _reconnects;
+    private readonly Counter<long> _handlerErrors;
+    private readonly Histogram<double> _handlerDuration;
+    private readonly Histogram<double> _frameLag;
+
+    public GatewayMetrics(IMeterFactory meterFactory, SocketHealthTracker tracker)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _framesReceived = meter.CreateCounter<long>("gateway.frames.received", "{frame}", "Messages read from upstream sockets.");
+        _bytesReceived = meter.CreateCounter<long>("gateway.bytes.received", "By", "Payload bytes read from upstream sockets.");
+        _framesSent = meter.CreateCounter<long>("gateway.frames.sent", "{frame}", "Messages written to upstream sockets.");
+        _bytesSent = meter.CreateCounter<long>("gateway.bytes.sent", "By", "Payload bytes written to upstream sockets.");
+        _framesDropped = meter.CreateCounter<long>("gateway.frames.dropped", "{frame}", "Messages received but never handled, by reason.");
+        _activeConnections = meter.CreateUpDownCounter<long>("gateway.socket.active_connections", "{connection}", "Open upstream connections.");
+        _connectionAttempts = meter.CreateCounter<long>("gateway.socket.connection_attempts", "{attempt}", "WebSocket connect attempts.");
+        _connectionFailures = meter.CreateCounter<long>("gateway.socket.connection_failures", "{attempt}", "WebSocket connect attempts that failed.");
+        _reconnects = meter.CreateCounter<long>("gateway.socket.reconnects", "{reconnect}", "Connections re-established after a disconnect.");
+        _handlerErrors = meter.CreateCounter<long>("gateway.handler.errors", "{error}", "Exceptions thrown by frame handlers.");
+        _handlerDuration = meter.CreateHistogram<double>("gateway.handler.duration", "s", "Time a handler took for one frame.");
+        _frameLag = meter.CreateHistogram<double>("gateway.frame.lag", "s", "Time from reading a frame to its last handler completing.");
+        meter.CreateObservableGauge("gateway.queue.depth", () => tracker.Snapshot().Select(s => new Measurement<long>(s.QueueDepth, new KeyValuePair<string, object?>(SocketTag, s.Name))), "{frame}", "Frames waiting for handlers.");
+    }
+
+    public void FrameReceived(string socket, int bytes)
+    {
+        if (_framesReceived.Enabled)
+        {
+            _framesReceived.Add(1, new KeyValuePair<string, object?>(SocketTag, socket));
+        }
+
+        if (_bytesReceived.Enabled)
+        {
+            _bytesReceived.Add(bytes, new KeyValuePair<string, object?>(SocketTag, socket));
+        }
+    }
+
+    public void FrameSent(string socket, int bytes)
+    {
+        _framesSent.Add(1, new KeyValuePair<string, object?>(SocketTag, socket));
+        _bytesSent.Add(bytes, new KeyValuePair<string, object?>(SocketTag, socket));
+    }
+
+    public void FrameDropped(string socket, string reason, long count = 1)
+        => _framesDropped.Add(count, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ReasonTag, reason));
+
+    public void ConnectionOpened(string socket, bool isReconnect)
+    {
+        _activeConnections.Add(1, new KeyValuePair<string, object?>(SocketTag, socket));
+        if (isReconnect)
+        {
+            _reconnects.Add(1, new KeyValuePair<string, object?>(SocketTag, socket));
+        }
+    }
+
+    public void ConnectionClosed(string socket) => _activeConnections.Add(-1, new KeyValuePair<string, object?>(SocketTag, socket));
+
+    public void ConnectionAttempt(string socket) => _connectionAttempts.Add(1, new KeyValuePair<string, object?>(SocketTag, socket));
+
+    public void ConnectionFailed(string socket, string errorType)
+        => _connectionFailures.Add(1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ErrorTypeTag, errorType));
+
+    public void HandlerFailed(string socket, string handler, Exception exception)
+        => _handlerErrors.Add(1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(HandlerTag, handler), new KeyValuePair<string, object?>(ErrorTypeTag, exception.GetType().FullName));
+
+    public bool HandlerDurationEnabled => _handlerDuration.Enabled;
+
+    public void HandlerCompleted(string socket, string handler, double seconds)
+        => _handlerDuration.Record(seconds, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(HandlerTag, handler));
+
+    public bool FrameLagEnabled => _frameLag.Enabled;
+
+    public void FrameCompleted(string socket, double seconds)
+        => _frameLag.Record(seconds, new KeyValuePair<string, object?>(SocketTag, socket));
+}

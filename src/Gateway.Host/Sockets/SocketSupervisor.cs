@@ -1,0 +1,230 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Gateway.Host.Configuration;
+using Gateway.Host.Dispatch;
+using Gateway.Host.Health;
+using Gateway.Host.Metrics;
+using Gateway.Host.Transport;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Gateway.Host.Sockets;
+
+/// <summary>
+/// Runs one <see cref="SocketConnection"/> per enabled socket and keeps the set in step with
+/// configuration: added sockets start, removed ones close with 1001, changed ones restart, a change
+/// of handlers alone applies in place, and untouched sockets are left alone. An invalid reload is
+/// logged key by key and the last good configuration keeps running.
+/// </summary>
+internal sealed partial class SocketSupervisor : BackgroundService
+{
+    private static readonly TimeSpan s_watchdogInterval = TimeSpan.FromSeconds(1);
+
+    private readonly IOptionsMonitor<GatewayOptions> _monitor;
+    private readonly GatewayOptionsValidator _validator;
+    private readonly IServiceProvider _services;
+    private readonly WebSocketConnector _connector;
+    private readonly GatewayBufferPool _pool;
+    private readonly GatewayMetrics _metrics;
+    private readonly SocketHealthTracker _tracker;
+    private readonly TimeProvider _time;
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly ConcurrentDictionary<string, SocketConnection> _connections = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Channel<bool> _reloadSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private GatewayOptions _applied = new();
+    private IDisposable? _subscription;
+
+    public SocketSupervisor(IOptionsMonitor<GatewayOptions> monitor, GatewayOptionsValidator validator, IServiceProvider services, WebSocketConnector connector, GatewayBufferPool pool, GatewayMetrics metrics, SocketHealthTracker tracker, TimeProvider time, ILoggerFactory loggerFactory)
+    {
+        _monitor = monitor;
+        _validator = validator;
+        _services = services;
+        _connector = connector;
+        _pool = pool;
+        _metrics = metrics;
+        _tracker = tracker;
+        _time = time;
+        _loggerFactory = loggerFactory;
+        _logger = loggerFactory.CreateLogger<SocketSupervisor>();
+    }
+
+    /// <summary>Raised after each reload attempt, applied or rejected (for tests and diagnostics).</summary>
+    public event Action<SocketOptionsDiff?>? ReloadProcessed;
+
+    public bool TryGet(string name, out SocketConnection connection) => _connections.TryGetValue(name, out connection!);
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        // The first load fails startup (YARP: "Re-throw on the first time load to prevent app from starting").
+        var options = _monitor.CurrentValue;
+        var errors = _validator.GetErrors(options);
+        if (errors.Count > 0)
+        {
+            foreach (var error in errors)
+            {
+                Log.InvalidConfiguration(_logger, error);
+            }
+
+            throw new GatewayConfigurationException(errors);
+        }
+
+        await ApplyAsync(options).ConfigureAwait(false);
+
+        // OnChange only raises a signal; ExecuteAsync does the work, one reload at a time.
+        _subscription = _monitor.OnChange((_, _) => _reloadSignal.Writer.TryWrite(true));
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var watchdog = RunWatchdogAsync(stoppingToken);
+        try
+        {
+            await foreach (var _ in _reloadSignal.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+            {
+                await ReloadAsync().ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+
+        await watchdog.ConfigureAwait(false);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _subscription?.Dispose();
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        var timeout = _applied.ShutdownTimeout;
+        Log.Stopping(_logger, _connections.Count, timeout);
+        await Task.WhenAll(_connections.Values.Select(c => StopConnectionAsync(c, timeout))).ConfigureAwait(false);
+    }
+
+    private async Task ReloadAsync()
+    {
+        SocketOptionsDiff? diff = null;
+        try
+        {
+            var next = _monitor.CurrentValue;
+            var errors = _validator.GetErrors(next);
+            if (errors.Count > 0)
+            {
+                foreach (var error in errors)
+                {
+                    Log.ReloadRejected(_logger, error);
+                }
+
+                return;
+            }
+
+            diff = await ApplyAsync(next).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Whatever went wrong, the sockets already running keep running.
+            Log.ReloadFailed(_logger, ex);
+        }
+        finally
+        {
+            ReloadProcessed?.Invoke(diff);
+        }
+    }
+
+    private async Task<SocketOptionsDiff> ApplyAsync(GatewayOptions next)
+    {
+        var diff = SocketOptionsDiff.Compute(_applied.Sockets, next.Sockets);
+        var timeout = next.ShutdownTimeout;
+        var work = new List<Task>();
+        foreach (var name in diff.Removed)
+        {
+            Log.SocketRemoved(_logger, name);
+            if (_connections.TryRemove(name, out var connection))
+            {
+                work.Add(StopConnectionAsync(connection, timeout));
+            }
+        }
+
+        foreach (var name in diff.Changed)
+        {
+            Log.SocketChanged(_logger, name);
+            work.Add(RestartAsync(name, next.Sockets[name], timeout));
+        }
+
+        foreach (var name in diff.HandlersChanged)
+        {
+            Log.HandlersChanged(_logger, name, string.Join(", ", next.Sockets[name].Handlers));
+            if (_connections.TryGetValue(name, out var connection))
+            {
+                connection.Dispatcher.UpdateHandlers(new HandlerPipeline(_services, next.Sockets[name].Handlers));
+            }
+        }
+
+        foreach (var name in diff.Added)
+        {
+            Log.SocketAdded(_logger, name);
+            Start(name, next.Sockets[name]);
+        }
+
+        await Task.WhenAll(work).ConfigureAwait(false);
+        _applied = next;
+        return diff;
+    }
+
+    private async Task RestartAsync(string name, SocketOptions options, TimeSpan timeout)
+    {
+        if (_connections.TryRemove(name, out var old))
+        {
+            await StopConnectionAsync(old, timeout).ConfigureAwait(false);
+        }
+
+        Start(name, options);
+    }
+
+    private void Start(string name, SocketOptions options)
+    {
+        var pipeline = new HandlerPipeline(_services, options.Handlers);
+        var connection = new SocketConnection(name, options, pipeline, _connector, _pool, _metrics, _time, _loggerFactory);
+        _connections[name] = connection;
+        _tracker.Add(connection.Status);
+        connection.Start();
+    }
+
+    private async Task StopConnectionAsync(SocketConnection connection, TimeSpan timeout)
+    {
+        try
+        {
+            await connection.StopAsync(timeout).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.StopFailed(_logger, connection.Name, ex);
+        }
+        finally
+        {
+            _tracker.Remove(connection.Status);
+        }
+    }
+
+    // One timer for all sockets, rather than one per connection, checks NoMessageTimeout deadlines.
+    private async Task RunWatchdogAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(s_watchdogInterval, _time);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
+            {
+                var now = _time.GetTimestamp();
+                foreach (var connection in _connections.Values)
+                {
+                    connection.CheckSilence(now);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+}
