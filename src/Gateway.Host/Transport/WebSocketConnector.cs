@@ -34,7 +34,7 @@ internal sealed class WebSocketConnector : IDisposable
             {
                 throw new ConnectException($"no handshake within ConnectTimeout ({options.ConnectTimeout.TotalSeconds:0.###} s)", null, "timeout");
             }
-            catch (WebSocketException ex) when (socket.HttpStatusCode != 0)
+            catch (WebSocketException ex) when (socket.HttpStatusCode is not (0 or HttpStatusCode.SwitchingProtocols))
             {
                 var status = (int)socket.HttpStatusCode;
                 throw new ConnectException($"handshake refused with HTTP {status}", status, $"http_{status}", ex);

@@ -1,0 +1,165 @@
+using System.Net.WebSockets;
+using Gateway.Host.Health;
+using Gateway.Testing;
+
+namespace Gateway.IntegrationTests.Sockets;
+
+/// <summary>Disconnects of every kind end in a reconnect with backoff, with the reason kept.</summary>
+public sealed class ReconnectTests
+{
+    [Theory]
+    [InlineData(WebSocketCloseStatus.NormalClosure)]
+    [InlineData(WebSocketCloseStatus.EndpointUnavailable)]
+    [InlineData(WebSocketCloseStatus.InternalServerError)]
+    public async Task ServerClose_AnyCode_HandshakeAnsweredReasonKeptAndReconnects(WebSocketCloseStatus code)
+    {
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            await s.SendTextAsync($"from {s.Number}");
+            if (s.Number == 1)
+            {
+                await s.CloseAsync(code, "server says bye");
+            }
+        });
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url()));
+
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Any(f => f.Text == "from 2"), "the second connection delivered");
+        var first = server.Sessions.First();
+
+        // The gateway answered the close handshake with the server's code.
+        Assert.Equal(code, first.ClientCloseStatus);
+        Assert.Equal(["from 1", "from 2"], gateway.Recorder.Frames.Select(f => f.Text));
+        Assert.Equal([1L, 2], gateway.Recorder.Frames.Select(f => f.Connection));
+        var reason = gateway.Recorder.DisconnectReasons.First();
+        Assert.Equal(code, reason.CloseStatus);
+        Assert.Equal("server says bye", reason.CloseDescription);
+        Assert.False(reason.ClosedByGateway);
+        await Eventually.TrueAsync(() => gateway.Status("a").State == SocketState.Ready, "ready again");
+        Assert.Equal((int)code, gateway.Status("a").LastCloseStatus);
+    }
+
+    [Fact]
+    public async Task AbruptTcpDrop_NoCloseFrame_ReconnectsAndRecordsError()
+    {
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            await s.SendTextAsync($"from {s.Number}");
+            if (s.Number == 1)
+            {
+                s.Abort();
+            }
+        });
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url()));
+
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Any(f => f.Text == "from 2"), "the second connection delivered");
+        var reason = gateway.Recorder.DisconnectReasons.First();
+        Assert.Null(reason.CloseStatus);
+        Assert.NotNull(reason.Error);
+    }
+
+    [Fact]
+    public async Task ServerRestart_SamePort_EveryFrameFromBothLivesDelivered()
+    {
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            for (var i = 0; i < 20; i++)
+            {
+                await s.SendTextAsync($"life {s.Number} frame {i}");
+            }
+        });
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url()));
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 20, "the first life's frames arrived");
+
+        await server.RestartAsync();
+
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 40, "the second life's frames arrived");
+        Assert.Equal(
+            Enumerable.Range(0, 20).Select(i => $"life 1 frame {i}").Concat(Enumerable.Range(0, 20).Select(i => $"life 2 frame {i}")),
+            gateway.Recorder.Frames.Select(f => f.Text));
+    }
+
+    [Fact]
+    public async Task HandshakeRefused401_BacksOffWithGrowingDelaysAndKeepsStatus()
+    {
+        await using var server = await UpstreamServer.StartIdleAsync();
+        server.RejectHandshake = _ => 401;
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url(),
+            ("Reconnect:MinDelay", "00:00:00.100"), ("Reconnect:MaxDelay", "00:00:01"), ("Reconnect:Factor", "2")));
+
+        await Eventually.TrueAsync(() => server.HandshakeHeaders.Count >= 4, "four attempts were made");
+        var status = gateway.Status("a");
+        Assert.Equal(401, status.LastHttpStatus);
+        Assert.Contains("401", status.LastError, StringComparison.Ordinal);
+        Assert.NotEqual(SocketState.Ready, status.State);
+
+        // Delays 100, 400, 900 ms (no jitter): the log records each wait.
+        var waits = gateway.Logs.WithEventId(104).Take(3).Select(e => e.Message).ToList();
+        Assert.Contains("00:00:00.1000000", waits[0], StringComparison.Ordinal);
+        Assert.Contains("00:00:00.4000000", waits[1], StringComparison.Ordinal);
+        Assert.Contains("00:00:00.9000000", waits[2], StringComparison.Ordinal);
+        Assert.Contains(gateway.Logs.WithEventId(102), e => e.Message.Contains("HTTP 401", StringComparison.Ordinal));
+
+        // The server comes back: the socket connects and the error clears.
+        server.RejectHandshake = null;
+        await Eventually.TrueAsync(() => gateway.Status("a").State == SocketState.Ready, "connected after the server accepted");
+        Assert.Null(gateway.Status("a").LastHttpStatus);
+    }
+
+    [Fact]
+    public async Task MaxAttempts_Exhausted_SocketStopsAndSaysSo()
+    {
+        await using var server = await UpstreamServer.StartIdleAsync();
+        server.RejectHandshake = _ => 503;
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url(), ("Reconnect:MaxAttempts", "2")));
+
+        await Eventually.TrueAsync(() => gateway.Status("a").State == SocketState.Stopped, "the socket stopped");
+        Assert.Equal(3, server.HandshakeHeaders.Count);
+        Assert.Single(gateway.Logs.WithEventId(105));
+        Assert.Equal(503, gateway.Status("a").LastHttpStatus);
+    }
+
+    [Fact]
+    public async Task NoMessageTimeout_SilentServer_ConnectionDroppedAndReestablished()
+    {
+        await using var server = await UpstreamServer.StartIdleAsync();
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url(), ("NoMessageTimeout", "00:00:01")));
+
+        await Eventually.TrueAsync(() => server.ConnectionCount >= 2, "the silent connection was replaced");
+        Assert.NotEmpty(gateway.Logs.WithEventId(107));
+        await Eventually.TrueAsync(() => !gateway.Recorder.DisconnectReasons.IsEmpty, "handlers learned of the disconnect");
+        var reason = gateway.Recorder.DisconnectReasons.First();
+        Assert.True(reason.ClosedByGateway);
+        Assert.Contains("NoMessageTimeout", reason.CloseDescription, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NoMessageTimeout_ChattyServer_ConnectionKept()
+    {
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            for (var i = 0; i < 25; i++)
+            {
+                await s.SendTextAsync("tick");
+                await Task.Delay(100);
+            }
+        });
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url(), ("NoMessageTimeout", "00:00:01")));
+
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 25, "all ticks arrived");
+        Assert.Equal(1, server.ConnectionCount);
+    }
+
+    [Fact]
+    public async Task KeepAliveTimeout_PeerStopsAnsweringPings_DeadPeerDetected()
+    {
+        await using var peer = await SilentPeer.StartAsync();
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", peer.Url,
+            ("KeepAliveInterval", "00:00:00.200"), ("KeepAliveTimeout", "00:00:00.500")));
+
+        await Eventually.TrueAsync(() => peer.Connections >= 2, "the dead connection was detected and replaced");
+        await Eventually.TrueAsync(() => !gateway.Recorder.DisconnectReasons.IsEmpty, "handlers learned of the disconnect");
+        var reason = gateway.Recorder.DisconnectReasons.First();
+        Assert.Null(reason.CloseStatus);
+        Assert.NotNull(reason.Error);
+    }
+}
