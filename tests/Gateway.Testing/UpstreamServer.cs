@@ -87,7 +87,8 @@ public sealed class UpstreamServer : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
-        HandshakeHeaders.Enqueue(context.Request.Headers);
+        // Copied: Kestrel reuses the request's header collection after the request ends.
+        HandshakeHeaders.Enqueue(new HeaderDictionary(context.Request.Headers.ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase)));
         if (RejectHandshake?.Invoke(context) is { } status)
         {
             context.Response.StatusCode = status;

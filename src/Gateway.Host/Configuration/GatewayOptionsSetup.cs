@@ -28,22 +28,55 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
         TryBind(section.GetSection(nameof(GatewayOptions.ShutdownTimeout)), options.BindErrors, s => options.ShutdownTimeout = s.Get<TimeSpan>());
 
         var defaults = section.GetSection("Defaults");
-        var defaultsValid = CheckKeys(defaults, typeof(SocketOptions), options.BindErrors);
         foreach (var socketSection in section.GetSection("Sockets").GetChildren())
         {
             var socket = new SocketOptions();
-            if (defaultsValid)
-            {
-                TryBind(defaults, options.BindErrors, s => s.Bind(socket));
-            }
-
-            if (CheckKeys(socketSection, typeof(SocketOptions), options.BindErrors))
-            {
-                ClearListsSetBy(socketSection, socket);
-                TryBind(socketSection, options.BindErrors, s => s.Bind(socket));
-            }
-
+            BindSocket(defaults, socket, options.BindErrors, replaceLists: false);
+            BindSocket(socketSection, socket, options.BindErrors, replaceLists: true);
             options.Sockets[socketSection.Key] = socket;
+        }
+
+        // Defaults are reported once, not once per socket.
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        options.BindErrors.RemoveAll(e => !seen.Add(e));
+    }
+
+    /// <summary>
+    /// Binds one section over <paramref name="socket"/>. Keys that are unknown or hold an invalid enum
+    /// value are reported and left out, so every other key still binds and gets validated too.
+    /// </summary>
+    private static void BindSocket(IConfigurationSection section, SocketOptions socket, List<string> errors, bool replaceLists)
+    {
+        if (!section.Exists())
+        {
+            return;
+        }
+
+        var invalid = new List<string>();
+        CheckKeys(section, typeof(SocketOptions), errors, invalid);
+        IConfiguration source = section;
+        if (invalid.Count > 0)
+        {
+            var prefix = section.Path + ":";
+            var kept = section.AsEnumerable()
+                .Where(kv => kv.Value is not null && !invalid.Any(path => kv.Key.Equals(path, StringComparison.OrdinalIgnoreCase) || kv.Key.StartsWith(path + ":", StringComparison.OrdinalIgnoreCase)))
+                .Select(kv => new KeyValuePair<string, string?>(kv.Key[prefix.Length..], kv.Value));
+            source = new ConfigurationBuilder().AddInMemoryCollection(kept).Build();
+        }
+
+        if (replaceLists)
+        {
+            ClearListsSetBy(source, socket);
+        }
+
+        try
+        {
+            source.Bind(socket);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder's message names the full key path and the value.
+            errors.Add($"{section.Path}: {ex.Message}");
         }
     }
 
@@ -66,7 +99,7 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
     }
 
     // The binder appends to lists that already hold values; a socket's own list replaces the default one.
-    private static void ClearListsSetBy(IConfigurationSection socketSection, SocketOptions socket)
+    private static void ClearListsSetBy(IConfiguration socketSection, SocketOptions socket)
     {
         foreach (var property in typeof(SocketOptions).GetProperties())
         {
@@ -81,7 +114,7 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
 
     /// <summary>Reports keys that match no property and enum values that match no member.</summary>
     /// <returns><see langword="false"/> if anything was reported.</returns>
-    internal static bool CheckKeys(IConfigurationSection section, Type type, List<string> errors)
+    internal static bool CheckKeys(IConfigurationSection section, Type type, List<string> errors, List<string>? invalidPaths = null)
     {
         var valid = true;
         foreach (var child in section.GetChildren())
@@ -91,6 +124,7 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
             {
                 var known = type.GetProperties().Where(p => p.CanWrite).Select(p => p.Name);
                 errors.Add($"{child.Path}: unknown key (known: {string.Join(", ", known)})");
+                invalidPaths?.Add(child.Path);
                 valid = false;
                 continue;
             }
@@ -101,6 +135,7 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
                 if (child.Value is { } value && !Enum.GetNames(propertyType).Contains(value, StringComparer.OrdinalIgnoreCase))
                 {
                     errors.Add($"{child.Path}: '{value}' is not one of {string.Join(", ", Enum.GetNames(propertyType))}");
+                    invalidPaths?.Add(child.Path);
                     valid = false;
                 }
             }
@@ -115,7 +150,7 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
                     var children = elementType == propertyType ? [child] : child.GetChildren();
                     foreach (var item in children)
                     {
-                        valid &= CheckKeys(item, elementType, errors);
+                        valid &= CheckKeys(item, elementType, errors, invalidPaths);
                     }
                 }
             }

@@ -16,13 +16,14 @@ internal sealed class WebSocketConnector : IDisposable
     private readonly HttpMessageInvoker _invoker = new(CreateHandler(acceptAnyCertificate: false));
     private readonly Lazy<HttpMessageInvoker> _insecureInvoker = new(() => new HttpMessageInvoker(CreateHandler(acceptAnyCertificate: true)));
 
-    /// <summary>Connects, or throws <see cref="ConnectException"/> with the handshake's HTTP status when there was one.</summary>
+    /// <summary>Connects to <paramref name="url"/> (the configured URL without credentials), or throws
+    /// <see cref="ConnectException"/> with the handshake's HTTP status when there was one.</summary>
     public async Task<ClientWebSocket> ConnectAsync(SocketOptions options, Uri url, CancellationToken cancellationToken)
     {
         var socket = new ClientWebSocket();
         try
         {
-            Configure(socket.Options, options, url);
+            Configure(socket.Options, options);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.ConnectTimeout);
             var invoker = options.DangerousAcceptAnyServerCertificate ? _insecureInvoker.Value : _invoker;
@@ -54,7 +55,7 @@ internal sealed class WebSocketConnector : IDisposable
         }
     }
 
-    private static void Configure(ClientWebSocketOptions target, SocketOptions options, Uri url)
+    private static void Configure(ClientWebSocketOptions target, SocketOptions options)
     {
         target.CollectHttpResponseDetails = true;
         target.KeepAliveInterval = options.KeepAliveInterval;
@@ -70,7 +71,7 @@ internal sealed class WebSocketConnector : IDisposable
         }
 
         // ws://user:password@host: send the credentials as Basic authorization, as browsers do.
-        if (url.UserInfo.Length > 0 && !options.Headers.ContainsKey("Authorization"))
+        if (options.Url is { UserInfo.Length: > 0 } url && !options.Headers.ContainsKey("Authorization"))
         {
             var credentials = Uri.UnescapeDataString(url.UserInfo);
             target.SetRequestHeader("Authorization", "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));

@@ -1,0 +1,53 @@
+using System.Net;
+using System.Text.Json;
+using Gateway.Testing;
+
+namespace Gateway.IntegrationTests.Health;
+
+/// <summary>/health/live and /health/ready over HTTP, following real upstream state.</summary>
+public sealed class HealthEndpointTests
+{
+    [Fact]
+    public async Task Ready_FollowsRequiredUpstream_503NamingSocketWhileDown()
+    {
+        await using var server = await UpstreamServer.StartIdleAsync();
+        await using var optional = await UpstreamServer.StartIdleAsync();
+        optional.RejectHandshake = _ => 503;
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig()
+            .Socket("prices", server.Url())
+            .Socket("extras", optional.Url(), ("Required", "false")));
+
+        await Eventually.TrueAsync(() => Status(gateway, "/health/ready") == HttpStatusCode.OK, "ready with the required socket up");
+        using (var body = await GetJsonAsync(gateway, "/health/ready"))
+        {
+            var sockets = body.RootElement.GetProperty("sockets").EnumerateArray().ToDictionary(s => s.GetProperty("name").GetString()!);
+            Assert.Equal("Ready", sockets["prices"].GetProperty("state").GetString());
+            Assert.Equal(503, sockets["extras"].GetProperty("lastHttpStatus").GetInt32());
+            Assert.False(sockets["extras"].GetProperty("required").GetBoolean());
+        }
+
+        await server.StopAsync();
+        await Eventually.TrueAsync(() => Status(gateway, "/health/ready") == HttpStatusCode.ServiceUnavailable, "not ready while the upstream is down");
+        using (var body = await GetJsonAsync(gateway, "/health/ready"))
+        {
+            Assert.Contains("prices", body.RootElement.GetProperty("description").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, Status(gateway, "/health/live"));
+
+        await server.RestartAsync();
+        await Eventually.TrueAsync(() => Status(gateway, "/health/ready") == HttpStatusCode.OK, "ready again after the upstream returned");
+    }
+
+    private static HttpStatusCode Status(GatewayTestHost gateway, string path)
+    {
+        using var response = gateway.Http.GetAsync(path).GetAwaiter().GetResult();
+        return response.StatusCode;
+    }
+
+    private static async Task<JsonDocument> GetJsonAsync(GatewayTestHost gateway, string path)
+    {
+        using var response = await gateway.Http.GetAsync(path);
+        return JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+    }
+}
