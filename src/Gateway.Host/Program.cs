@@ -1,3 +1,5 @@
+using Gateway.Host.Configuration;
+
 var builder = WebApplication.CreateBuilder(new WebApplicationOptions
 {
     Args = args,
@@ -11,7 +13,17 @@ builder.Services.AddGateway(builder.Configuration);
 var app = builder.Build();
 app.UseWebSockets();
 app.MapGatewayEndpoints();
-app.Run();
+try
+{
+    await app.RunAsync();
+    return 0;
+}
+catch (GatewayConfigurationException ex)
+{
+    // Each problem was logged already; repeat them plainly, without a stack trace, and fail.
+    await Console.Error.WriteLineAsync(ex.Message);
+    return 1;
+}
 
 /// <summary>The gateway host's entry point (public for <c>WebApplicationFactory</c>).</summary>
 public partial class Program;

@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text.Json;
+using Gateway.Testing;
+
+namespace Gateway.IntegrationTests;
+
+/// <summary>The built gateway as a real process, configured by environment variables alone.</summary>
+public sealed class ProcessTests
+{
+    [Fact]
+    public async Task Process_SocketFromEnvironmentToFileHandler_EveryFrameAcrossServerRestartThenCleanSigterm()
+    {
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                await s.SendTextAsync($"{{\"life\":{s.Number},\"i\":{i}}}");
+            }
+        });
+        var directory = Directory.CreateTempSubdirectory("gateway-process-");
+        var port = FreePort();
+        using var process = StartGateway(directory.FullName, new Dictionary<string, string>
+        {
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+            ["Gateway__Sockets__demo__Enabled"] = "false",
+            ["Gateway__Sockets__feed__Url"] = server.Url().ToString(),
+            ["Gateway__Sockets__feed__Handlers__0"] = "file",
+            ["Gateway__Sockets__feed__Reconnect__MinDelay"] = "00:00:00.100",
+            ["Gateway__Handlers__file__Directory"] = directory.FullName,
+        });
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            await Eventually.TrueAsync(() => Get(http, "/health/ready") == HttpStatusCode.OK, "the process is ready", TimeSpan.FromSeconds(30));
+            var file = Path.Combine(directory.FullName, "feed.jsonl");
+            await Eventually.TrueAsync(() => ReadLines(file).Count == 50, "the first life's frames are in the file");
+
+            await server.RestartAsync();
+            await Eventually.TrueAsync(() => ReadLines(file).Count == 100, "the second life's frames are in the file", TimeSpan.FromSeconds(30));
+
+            var lines = ReadLines(file).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+            Assert.Equal(Enumerable.Range(1, 100).Select(i => (long)i), lines.Select(l => l.GetProperty("seq").GetInt64()));
+            Assert.All(lines, l => Assert.Equal("feed", l.GetProperty("socket").GetString()));
+            Assert.All(lines, l => Assert.Equal("text", l.GetProperty("kind").GetString()));
+            Assert.All(lines, l => Assert.True(l.GetProperty("receivedAt").GetDateTimeOffset() > DateTimeOffset.UtcNow.AddMinutes(-5)));
+            Assert.Equal(
+                Enumerable.Range(0, 50).Select(i => $"{{\"life\":1,\"i\":{i}}}").Concat(Enumerable.Range(0, 50).Select(i => $"{{\"life\":2,\"i\":{i}}}")),
+                lines.Select(l => l.GetProperty("text").GetString()));
+            Assert.Equal([1L, 2L], lines.Select(l => l.GetProperty("connection").GetInt64()).Distinct());
+
+            // SIGTERM: the process closes the upstream with 1001 and exits 0 within the shutdown timeout.
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await process.WaitForExitAsync(exit.Token);
+            Assert.Equal(0, process.ExitCode);
+            var last = server.LastSession!;
+            await last.Closed.WaitAsync(TimeSpan.FromSeconds(5));
+            Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, last.ClientCloseStatus);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Process_InvalidEnvironmentConfiguration_ExitsNonZeroNamingTheKey()
+    {
+        var directory = Directory.CreateTempSubdirectory("gateway-process-");
+        using var process = StartGateway(directory.FullName, new Dictionary<string, string>
+        {
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{FreePort()}",
+            ["Gateway__Sockets__prices__Url"] = "http://x",
+        });
+        try
+        {
+            var stderr = process.StandardError.ReadToEndAsync();
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await process.WaitForExitAsync(exit.Token);
+            Assert.NotEqual(0, process.ExitCode);
+            Assert.Contains("Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL", await stdout + await stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            directory.Delete(recursive: true);
+        }
+    }
+
+    private static Process StartGateway(string workingDirectory, Dictionary<string, string> environment)
+    {
+        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Gateway.Host.dll")])
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
+        }
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start the gateway");
+        return process;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static HttpStatusCode Get(HttpClient http, string path)
+    {
+        try
+        {
+            using var response = http.GetAsync(path).GetAwaiter().GetResult();
+            return response.StatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return 0;
+        }
+    }
+
+    private static List<string> ReadLines(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).ToList();
+    }
+}
