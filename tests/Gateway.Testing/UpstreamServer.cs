@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.WebSockets;
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -16,10 +17,15 @@ namespace Gateway.Testing;
 public sealed class UpstreamServer : IAsyncDisposable
 {
     private readonly Func<UpstreamSession, Task> _script;
+    private readonly X509Certificate2? _certificate;
     private WebApplication? _app;
     private int _connectionCount;
 
-    private UpstreamServer(Func<UpstreamSession, Task> script) => _script = script;
+    private UpstreamServer(Func<UpstreamSession, Task> script, X509Certificate2? certificate)
+    {
+        _script = script;
+        _certificate = certificate;
+    }
 
     public int Port { get; private set; }
 
@@ -34,13 +40,16 @@ public sealed class UpstreamServer : IAsyncDisposable
     /// <summary>Request headers of every handshake, in order.</summary>
     public ConcurrentQueue<IHeaderDictionary> HandshakeHeaders { get; } = new();
 
-    public Uri Url(string path = "/ws") => new($"ws://127.0.0.1:{Port}{path}");
+    public Uri Url(string path = "/ws") => new($"{(_certificate is null ? "ws" : "wss")}://127.0.0.1:{Port}{path}");
 
     public UpstreamSession? LastSession => Sessions.LastOrDefault();
 
-    public static async Task<UpstreamServer> StartAsync(Func<UpstreamSession, Task> script, int port = 0)
+    /// <param name="script">What the server does on each accepted connection.</param>
+    /// <param name="port">0 for any free port.</param>
+    /// <param name="certificate">Serve wss:// with this certificate.</param>
+    public static async Task<UpstreamServer> StartAsync(Func<UpstreamSession, Task> script, int port = 0, X509Certificate2? certificate = null)
     {
-        var server = new UpstreamServer(script);
+        var server = new UpstreamServer(script, certificate);
         await server.StartCoreAsync(port);
         return server;
     }
@@ -76,7 +85,13 @@ public sealed class UpstreamServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, listen =>
+        {
+            if (_certificate is not null)
+            {
+                listen.UseHttps(_certificate);
+            }
+        }));
         var app = builder.Build();
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.Zero });
         app.Run(HandleAsync);
