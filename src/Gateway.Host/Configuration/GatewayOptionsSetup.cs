@@ -1,4 +1,6 @@
 using System.Collections;
+using System.ComponentModel;
+using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
@@ -6,10 +8,16 @@ using Microsoft.Extensions.Options;
 namespace Gateway.Host.Configuration;
 
 /// <summary>
-/// Binds <c>Gateway</c>: each socket starts from <c>Gateway:Defaults</c> and its own keys override them.
-/// Never throws: binding runs inside <see cref="IOptionsMonitor{TOptions}"/>, where an exception would
-/// silently stop change notifications (dotnet/runtime#44381). Problems go to <see cref="GatewayOptions.BindErrors"/>.
+/// Binds <c>Gateway</c>: each socket starts from <c>Gateway:Defaults</c> and its own keys override
+/// them (a list the socket sets replaces the default list; <c>Headers</c> merge).
 /// </summary>
+/// <remarks>
+/// Binds key by key rather than through the configuration binder, for two reasons: every problem is
+/// reported with its full key while all other keys still bind (the binder stops at the first bad
+/// value), and it never throws. It runs inside <see cref="IOptionsMonitor{TOptions}"/>, where an
+/// exception would silently stop change notifications (dotnet/runtime#44381); problems go to
+/// <see cref="GatewayOptions.BindErrors"/> for the validator to report.
+/// </remarks>
 internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfigureOptions<GatewayOptions>
 {
     private static readonly string[] s_topLevelKeys = ["Sockets", "Defaults", "Handlers", "ShutdownTimeout", "Api"];
@@ -17,106 +25,39 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
     public void Configure(GatewayOptions options)
     {
         var section = configuration.GetSection(GatewayOptions.SectionName);
+        var errors = options.BindErrors;
         foreach (var child in section.GetChildren())
         {
             if (!s_topLevelKeys.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
             {
-                options.BindErrors.Add($"{child.Path}: unknown key (known: {string.Join(", ", s_topLevelKeys)})");
+                errors.Add($"{child.Path}: unknown key (known: {string.Join(", ", s_topLevelKeys)})");
             }
         }
 
-        TryBind(section.GetSection(nameof(GatewayOptions.ShutdownTimeout)), options.BindErrors, s => options.ShutdownTimeout = s.Get<TimeSpan>());
+        var shutdownTimeout = section.GetSection(nameof(GatewayOptions.ShutdownTimeout));
+        if (shutdownTimeout.Value is not null && TryConvert(shutdownTimeout, typeof(TimeSpan), errors, out var timeout))
+        {
+            options.ShutdownTimeout = (TimeSpan)timeout!;
+        }
 
         var defaults = section.GetSection("Defaults");
         foreach (var socketSection in section.GetSection("Sockets").GetChildren())
         {
             var socket = new SocketOptions();
-            BindSocket(defaults, socket, options.BindErrors, replaceLists: false);
-            BindSocket(socketSection, socket, options.BindErrors, replaceLists: true);
+            Bind(defaults, socket, errors);
+            Bind(socketSection, socket, errors);
             options.Sockets[socketSection.Key] = socket;
         }
 
-        // Defaults are reported once, not once per socket.
+        // Problems in Defaults are reported once, not once per socket.
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        options.BindErrors.RemoveAll(e => !seen.Add(e));
+        errors.RemoveAll(e => !seen.Add(e));
     }
 
-    /// <summary>
-    /// Binds one section over <paramref name="socket"/>. Keys that are unknown or hold an invalid enum
-    /// value are reported and left out, so every other key still binds and gets validated too.
-    /// </summary>
-    private static void BindSocket(IConfigurationSection section, SocketOptions socket, List<string> errors, bool replaceLists)
+    /// <summary>Applies the keys of <paramref name="section"/> to <paramref name="target"/>, reporting each bad key.</summary>
+    private static void Bind(IConfigurationSection section, object target, List<string> errors)
     {
-        if (!section.Exists())
-        {
-            return;
-        }
-
-        var invalid = new List<string>();
-        CheckKeys(section, typeof(SocketOptions), errors, invalid);
-        IConfiguration source = section;
-        if (invalid.Count > 0)
-        {
-            var prefix = section.Path + ":";
-            var kept = section.AsEnumerable()
-                .Where(kv => kv.Value is not null && !invalid.Any(path => kv.Key.Equals(path, StringComparison.OrdinalIgnoreCase) || kv.Key.StartsWith(path + ":", StringComparison.OrdinalIgnoreCase)))
-                .Select(kv => new KeyValuePair<string, string?>(kv.Key[prefix.Length..], kv.Value));
-            source = new ConfigurationBuilder().AddInMemoryCollection(kept).Build();
-        }
-
-        if (replaceLists)
-        {
-            ClearListsSetBy(source, socket);
-        }
-
-        try
-        {
-            source.Bind(socket);
-        }
-        catch (InvalidOperationException ex)
-        {
-            // The binder's message names the full key path and the value.
-            errors.Add($"{section.Path}: {ex.Message}");
-        }
-    }
-
-    private static void TryBind(IConfigurationSection section, List<string> errors, Action<IConfigurationSection> bind)
-    {
-        if (!section.Exists())
-        {
-            return;
-        }
-
-        try
-        {
-            bind(section);
-        }
-        catch (InvalidOperationException ex)
-        {
-            // The binder's message names the full key path and the value.
-            errors.Add($"{section.Path}: {ex.Message}");
-        }
-    }
-
-    // The binder appends to lists that already hold values; a socket's own list replaces the default one.
-    private static void ClearListsSetBy(IConfiguration socketSection, SocketOptions socket)
-    {
-        foreach (var property in typeof(SocketOptions).GetProperties())
-        {
-            if (property.PropertyType.IsGenericType
-                && property.PropertyType.GetGenericTypeDefinition() == typeof(List<>)
-                && socketSection.GetSection(property.Name).Exists())
-            {
-                ((IList)property.GetValue(socket)!).Clear();
-            }
-        }
-    }
-
-    /// <summary>Reports keys that match no property and enum values that match no member.</summary>
-    /// <returns><see langword="false"/> if anything was reported.</returns>
-    internal static bool CheckKeys(IConfigurationSection section, Type type, List<string> errors, List<string>? invalidPaths = null)
-    {
-        var valid = true;
+        var type = target.GetType();
         foreach (var child in section.GetChildren())
         {
             var property = type.GetProperty(child.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
@@ -124,38 +65,106 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
             {
                 var known = type.GetProperties().Where(p => p.CanWrite).Select(p => p.Name);
                 errors.Add($"{child.Path}: unknown key (known: {string.Join(", ", known)})");
-                invalidPaths?.Add(child.Path);
-                valid = false;
                 continue;
             }
 
-            var propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            if (propertyType.IsEnum)
+            var current = property.GetValue(target);
+            switch (current)
             {
-                if (child.Value is { } value && !Enum.GetNames(propertyType).Contains(value, StringComparer.OrdinalIgnoreCase))
-                {
-                    errors.Add($"{child.Path}: '{value}' is not one of {string.Join(", ", Enum.GetNames(propertyType))}");
-                    invalidPaths?.Add(child.Path);
-                    valid = false;
-                }
-            }
-            else if (propertyType.IsClass && propertyType != typeof(string) && propertyType != typeof(Uri))
-            {
-                var elementType = propertyType.IsGenericType && propertyType.GetGenericTypeDefinition() == typeof(List<>)
-                    ? propertyType.GetGenericArguments()[0]
-                    : typeof(IEnumerable).IsAssignableFrom(propertyType) ? null : propertyType;
-                if (elementType is not null && elementType != typeof(string))
-                {
-                    // Nested options (Reconnect, Queue) or a list of option objects (OnConnect).
-                    var children = elementType == propertyType ? [child] : child.GetChildren();
-                    foreach (var item in children)
+                case IDictionary<string, string> dictionary:
+                    foreach (var item in child.GetChildren())
                     {
-                        valid &= CheckKeys(item, elementType, errors, invalidPaths);
+                        dictionary[item.Key] = item.Value ?? string.Empty;
+                    }
+
+                    break;
+                case IList list:
+                    // A list the section sets replaces what an earlier layer (Defaults) put there.
+                    list.Clear();
+                    var elementType = property.PropertyType.GetGenericArguments()[0];
+                    foreach (var item in child.GetChildren())
+                    {
+                        if (elementType == typeof(string))
+                        {
+                            list.Add(item.Value ?? string.Empty);
+                        }
+                        else
+                        {
+                            var element = Activator.CreateInstance(elementType)!;
+                            Bind(item, element, errors);
+                            list.Add(element);
+                        }
+                    }
+
+                    break;
+                default:
+                    if (IsNestedOptions(property.PropertyType) && current is not null)
+                    {
+                        Bind(child, current, errors);
+                    }
+                    else if (TryConvert(child, property.PropertyType, errors, out var value))
+                    {
+                        property.SetValue(target, value);
+                    }
+
+                    break;
+            }
+        }
+    }
+
+    private static bool IsNestedOptions(Type type)
+        => type.IsClass && type != typeof(string) && type != typeof(Uri) && !typeof(IEnumerable).IsAssignableFrom(type);
+
+    private static bool TryConvert(IConfigurationSection section, Type type, List<string> errors, out object? value)
+    {
+        var text = section.Value;
+        var underlying = Nullable.GetUnderlyingType(type);
+        if (underlying is not null && string.IsNullOrEmpty(text))
+        {
+            value = null;
+            return true;
+        }
+
+        var target = underlying ?? type;
+        value = null;
+        if (text is not null)
+        {
+            try
+            {
+                if (target.IsEnum)
+                {
+                    if (Enum.TryParse(target, text, ignoreCase: true, out var parsed) && Enum.IsDefined(target, parsed) && !char.IsAsciiDigit(text.TrimStart('-')[0]))
+                    {
+                        value = parsed;
+                        return true;
+                    }
+                }
+                else
+                {
+                    value = TypeDescriptor.GetConverter(target).ConvertFromInvariantString(text);
+                    if (value is not null)
+                    {
+                        return true;
                     }
                 }
             }
+            catch (Exception ex) when (ex is FormatException or ArgumentException or OverflowException or NotSupportedException or UriFormatException)
+            {
+            }
         }
 
-        return valid;
+        errors.Add($"{section.Path}: '{text}' is not {Describe(target)}");
+        return false;
     }
+
+    private static string Describe(Type type) => type switch
+    {
+        _ when type.IsEnum => "one of " + string.Join(", ", Enum.GetNames(type)),
+        _ when type == typeof(TimeSpan) => "a duration (hh:mm:ss[.fff])",
+        _ when type == typeof(int) => "a whole number",
+        _ when type == typeof(double) => "a number",
+        _ when type == typeof(bool) => "true or false",
+        _ when type == typeof(Uri) => "a URL",
+        _ => "a valid " + type.Name.ToLower(CultureInfo.InvariantCulture),
+    };
 }

@@ -50,7 +50,10 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
         }
         else if (!socket.Url.IsAbsoluteUri || (socket.Url.Scheme != "ws" && socket.Url.Scheme != "wss"))
         {
-            errors.Add($"{path}:Url: '{socket.Url.OriginalString}' is not a ws:// or wss:// URL");
+            // Shown without credentials or query values, which may be secrets.
+            var hasSecrets = socket.Url.IsAbsoluteUri && (socket.Url.UserInfo.Length > 0 || socket.Url.Query.Length > 1);
+            var shown = hasSecrets ? UrlRedaction.ForDisplay(socket.Url).ToString() : socket.Url.OriginalString;
+            errors.Add($"{path}:Url: '{shown}' is not a ws:// or wss:// URL");
         }
 
         Positive(socket.ConnectTimeout, $"{path}:ConnectTimeout", errors);
@@ -170,10 +173,10 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
         }
     }
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_.-]*\z")]
     private static partial Regex SocketNameRegex();
 
     // RFC 9110 token.
-    [GeneratedRegex("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")]
+    [GeneratedRegex(@"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\z")]
     private static partial Regex HeaderTokenRegex();
 }

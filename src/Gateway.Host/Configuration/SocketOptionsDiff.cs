@@ -59,6 +59,10 @@ internal sealed record SocketOptionsDiff(
     {
         var node = JsonSerializer.SerializeToNode(options)!.AsObject();
         node.Remove(nameof(SocketOptions.Handlers));
+
+        // Header order carries no meaning (names are case-insensitive too).
+        node[nameof(SocketOptions.Headers)] = JsonSerializer.SerializeToNode(
+            options.Headers.OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase).Select(h => $"{h.Key.ToUpperInvariant()}:{h.Value}").ToList());
         return node.ToJsonString();
     }
 }

@@ -23,7 +23,17 @@ internal sealed partial class LoggingFrameHandler(ILogger<LoggingFrameHandler> l
     {
         var span = frame.Payload.Span;
         var truncated = span.Length > MaxPreviewBytes;
-        var head = truncated ? span[..MaxPreviewBytes] : span;
+        var cut = truncated ? MaxPreviewBytes : span.Length;
+        if (truncated && frame.Kind == FrameKind.Text)
+        {
+            // Cut before a character whose UTF-8 bytes straddle the limit (continuation bytes are 10xxxxxx).
+            while (cut > 0 && (span[cut] & 0xC0) == 0x80)
+            {
+                cut--;
+            }
+        }
+
+        var head = span[..cut];
         var text = frame.Kind == FrameKind.Text ? Encoding.UTF8.GetString(head) : Convert.ToBase64String(head);
         return truncated ? text + "…" : text;
     }

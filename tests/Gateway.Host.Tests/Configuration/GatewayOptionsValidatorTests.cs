@@ -1,0 +1,501 @@
+using Gateway.Host.Configuration;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Gateway.Host.Tests.Configuration;
+
+public sealed class GatewayOptionsValidatorTests
+{
+    private readonly GatewayOptionsValidator _validator;
+
+    public GatewayOptionsValidatorTests()
+    {
+        var services = new ServiceCollection()
+            .AddFrameHandler<NoopFrameHandler>("log")
+            .AddFrameHandler<NoopFrameHandler>("file")
+            .BuildServiceProvider();
+        _validator = new GatewayOptionsValidator(services.GetRequiredService<IServiceProviderIsKeyedService>());
+    }
+
+    private static SocketOptions ValidSocket() => new()
+    {
+        Url = new Uri("wss://feed.example.com/prices"),
+        Handlers = ["log"],
+    };
+
+    private static GatewayOptions With(string name, SocketOptions socket)
+    {
+        var options = new GatewayOptions();
+        options.Sockets[name] = socket;
+        return options;
+    }
+
+    private List<string> ErrorsFor(SocketOptions socket, string name = "a") => _validator.GetErrors(With(name, socket));
+
+    [Fact]
+    public void GetErrors_ValidConfiguration_ReturnsNoErrors()
+    {
+        var socket = ValidSocket();
+        socket.Handlers = ["log", "file"];
+        socket.Headers["Authorization"] = "Bearer abc";
+        socket.SubProtocols.Add("v12.stomp");
+        socket.Groups.Add("market");
+        socket.OnConnect.Add(new OnConnectMessage { Text = "subscribe" });
+        socket.OnConnect.Add(new OnConnectMessage { Binary = "AQID" });
+        socket.NoMessageTimeout = TimeSpan.FromSeconds(30);
+        socket.Reconnect.MaxAttempts = 0;
+        var options = With("prices.eu_1-b", socket);
+        options.Sockets["ws"] = new SocketOptions { Url = new Uri("ws://localhost:5000/"), Handlers = ["file"] };
+
+        Assert.Empty(_validator.GetErrors(options));
+    }
+
+    [Fact]
+    public void GetErrors_NoSockets_ReturnsNoErrors()
+    {
+        Assert.Empty(_validator.GetErrors(new GatewayOptions()));
+    }
+
+    [Fact]
+    public void GetErrors_HttpUrl_NamesKeyAndUrl()
+    {
+        var socket = ValidSocket();
+        socket.Url = new Uri("http://x");
+
+        Assert.Equal(["Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL"], ErrorsFor(socket, "prices"));
+    }
+
+    [Fact]
+    public void GetErrors_RelativeUrl_NamesKeyAndUrl()
+    {
+        var socket = ValidSocket();
+        socket.Url = new Uri("feed/prices", UriKind.Relative);
+
+        Assert.Equal(["Gateway:Sockets:a:Url: 'feed/prices' is not a ws:// or wss:// URL"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_MissingUrl_IsRequired()
+    {
+        var socket = ValidSocket();
+        socket.Url = null;
+
+        Assert.Equal(["Gateway:Sockets:a:Url: is required"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_UnknownHandler_NamesIndexAndHandler()
+    {
+        var socket = ValidSocket();
+        socket.Handlers = ["nope"];
+
+        Assert.Equal(["Gateway:Sockets:a:Handlers:0: 'nope' is not a registered frame handler"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_UnknownSecondHandler_NamesItsIndex()
+    {
+        var socket = ValidSocket();
+        socket.Handlers = ["log", "nope"];
+
+        Assert.Equal(["Gateway:Sockets:a:Handlers:1: 'nope' is not a registered frame handler"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_HandlerNameInOtherCase_IsNotRegistered()
+    {
+        var socket = ValidSocket();
+        socket.Handlers = ["LOG"];
+
+        Assert.Equal(["Gateway:Sockets:a:Handlers:0: 'LOG' is not a registered frame handler"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_NoHandlers_RequiresOne()
+    {
+        var socket = ValidSocket();
+        socket.Handlers = [];
+
+        Assert.Equal(["Gateway:Sockets:a:Handlers: at least one handler is required, so no frame goes unhandled"], ErrorsFor(socket));
+    }
+
+    [Theory]
+    [InlineData("bad name")]
+    [InlineData("bad/name")]
+    [InlineData(".hidden")]
+    [InlineData("-dash")]
+    [InlineData("ünicode")]
+    public void GetErrors_BadSocketName_NamesIt(string name)
+    {
+        Assert.Equal(
+            [$"Gateway:Sockets:{name}: the socket name '{name}' may hold only letters, digits, '_', '-' and '.'"],
+            ErrorsFor(ValidSocket(), name));
+    }
+
+    [Fact]
+    public void GetErrors_SocketNameWithTrailingNewline_IsRejected()
+    {
+        Assert.Equal(
+            ["Gateway:Sockets:prices\n: the socket name 'prices\n' may hold only letters, digits, '_', '-' and '.'"],
+            ErrorsFor(ValidSocket(), "prices\n"));
+    }
+
+    [Fact]
+    public void GetErrors_MaxDelayBelowMinDelay_NamesBoth()
+    {
+        var socket = ValidSocket();
+        socket.Reconnect.MinDelay = TimeSpan.FromSeconds(5);
+        socket.Reconnect.MaxDelay = TimeSpan.FromSeconds(1);
+
+        Assert.Equal(["Gateway:Sockets:a:Reconnect:MaxDelay: must be at least MinDelay (00:00:05), was 00:00:01"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_MaxDelayEqualToMinDelay_IsValid()
+    {
+        var socket = ValidSocket();
+        socket.Reconnect.MinDelay = TimeSpan.FromSeconds(5);
+        socket.Reconnect.MaxDelay = TimeSpan.FromSeconds(5);
+
+        Assert.Empty(ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_ZeroMinDelay_MustBePositive()
+    {
+        var socket = ValidSocket();
+        socket.Reconnect.MinDelay = TimeSpan.Zero;
+
+        Assert.Equal(["Gateway:Sockets:a:Reconnect:MinDelay: must be positive, was 00:00:00"], ErrorsFor(socket));
+    }
+
+    [Theory]
+    [InlineData(-0.1, "-0.1")]
+    [InlineData(1.5, "1.5")]
+    [InlineData(double.NaN, "NaN")]
+    public void GetErrors_JitterOutOfRange_NamesValue(double jitter, string shown)
+    {
+        var socket = ValidSocket();
+        socket.Reconnect.Jitter = jitter;
+
+        Assert.Equal([$"Gateway:Sockets:a:Reconnect:Jitter: must be between 0 and 1, was {shown}"], ErrorsFor(socket));
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1.0)]
+    public void GetErrors_JitterAtBounds_IsValid(double jitter)
+    {
+        var socket = ValidSocket();
+        socket.Reconnect.Jitter = jitter;
+
+        Assert.Empty(ErrorsFor(socket));
+    }
+
+    [Theory]
+    [InlineData(0.5, "0.5")]
+    [InlineData(10.5, "10.5")]
+    [InlineData(double.PositiveInfinity, "Infinity")]
+    [InlineData(double.NaN, "NaN")]
+    public void GetErrors_FactorOutOfRange_NamesValue(double factor, string shown)
+    {
+        var socket = ValidSocket();
+        socket.Reconnect.Factor = factor;
+
+        Assert.Equal([$"Gateway:Sockets:a:Reconnect:Factor: must be between 1 and 10, was {shown}"], ErrorsFor(socket));
+    }
+
+    [Theory]
+    [InlineData(1.0)]
+    [InlineData(10.0)]
+    public void GetErrors_FactorAtBounds_IsValid(double factor)
+    {
+        var socket = ValidSocket();
+        socket.Reconnect.Factor = factor;
+
+        Assert.Empty(ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_NegativeMaxAttempts_IsAnError()
+    {
+        var socket = ValidSocket();
+        socket.Reconnect.MaxAttempts = -1;
+
+        Assert.Equal(["Gateway:Sockets:a:Reconnect:MaxAttempts: must be 0 or more (or unset for no limit), was -1"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_NegativeResetAfter_IsAnError()
+    {
+        var socket = ValidSocket();
+        socket.Reconnect.ResetAfter = TimeSpan.FromSeconds(-1);
+
+        Assert.Equal(["Gateway:Sockets:a:Reconnect:ResetAfter: must not be negative, was -00:00:01"], ErrorsFor(socket));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(1_000_001)]
+    public void GetErrors_QueueCapacityOutOfRange_NamesValue(int capacity)
+    {
+        var socket = ValidSocket();
+        socket.Queue.Capacity = capacity;
+
+        Assert.Equal([$"Gateway:Sockets:a:Queue:Capacity: must be between 1 and 1000000, was {capacity}"], ErrorsFor(socket));
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(1_000_000)]
+    public void GetErrors_QueueCapacityAtBounds_IsValid(int capacity)
+    {
+        var socket = ValidSocket();
+        socket.Queue.Capacity = capacity;
+
+        Assert.Empty(ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_ZeroConnectTimeout_MustBePositive()
+    {
+        var socket = ValidSocket();
+        socket.ConnectTimeout = TimeSpan.Zero;
+
+        Assert.Equal(["Gateway:Sockets:a:ConnectTimeout: must be positive, was 00:00:00"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_NegativeKeepAlive_MustNotBeNegative()
+    {
+        var socket = ValidSocket();
+        socket.KeepAliveInterval = TimeSpan.FromSeconds(-1);
+        socket.KeepAliveTimeout = TimeSpan.FromSeconds(-2);
+
+        Assert.Equal(
+            [
+                "Gateway:Sockets:a:KeepAliveInterval: must not be negative, was -00:00:01",
+                "Gateway:Sockets:a:KeepAliveTimeout: must not be negative, was -00:00:02",
+            ],
+            ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_ZeroKeepAlive_IsValid()
+    {
+        var socket = ValidSocket();
+        socket.KeepAliveInterval = TimeSpan.Zero;
+        socket.KeepAliveTimeout = TimeSpan.Zero;
+
+        Assert.Empty(ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_ZeroNoMessageTimeout_MustBePositive()
+    {
+        var socket = ValidSocket();
+        socket.NoMessageTimeout = TimeSpan.Zero;
+
+        Assert.Equal(["Gateway:Sockets:a:NoMessageTimeout: must be positive, was 00:00:00"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_ZeroMaxMessageSize_IsAnError()
+    {
+        var socket = ValidSocket();
+        socket.MaxMessageSize = 0;
+
+        Assert.Equal(["Gateway:Sockets:a:MaxMessageSize: must be at least 1 byte, was 0"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_ZeroShutdownTimeout_MustBePositive()
+    {
+        var options = new GatewayOptions { ShutdownTimeout = TimeSpan.Zero };
+
+        Assert.Equal(["Gateway:ShutdownTimeout: must be positive, was 00:00:00"], _validator.GetErrors(options));
+    }
+
+    [Fact]
+    public void GetErrors_OnConnectWithTextAndBinary_NamesItem()
+    {
+        var socket = ValidSocket();
+        socket.OnConnect.Add(new OnConnectMessage { Text = "ok" });
+        socket.OnConnect.Add(new OnConnectMessage { Text = "hi", Binary = "AQID" });
+
+        Assert.Equal(["Gateway:Sockets:a:OnConnect:1: set exactly one of Text or Binary"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_OnConnectWithNeitherTextNorBinary_NamesItem()
+    {
+        var socket = ValidSocket();
+        socket.OnConnect.Add(new OnConnectMessage());
+
+        Assert.Equal(["Gateway:Sockets:a:OnConnect:0: set exactly one of Text or Binary"], ErrorsFor(socket));
+    }
+
+    [Theory]
+    [InlineData("not base64!")]
+    [InlineData("AQI")]
+    public void GetErrors_OnConnectInvalidBase64_NamesBinaryKey(string binary)
+    {
+        var socket = ValidSocket();
+        socket.OnConnect.Add(new OnConnectMessage { Binary = binary });
+
+        Assert.Equal(["Gateway:Sockets:a:OnConnect:0:Binary: is not valid base64"], ErrorsFor(socket));
+    }
+
+    [Theory]
+    [InlineData("Bearer s3cret\r\nX-Evil: 1")]
+    [InlineData("Bearer s3cret\n")]
+    [InlineData("s3cret\rtail")]
+    public void GetErrors_HeaderValueWithLineBreak_NamesHeaderButNotValue(string value)
+    {
+        var socket = ValidSocket();
+        socket.Headers["Authorization"] = value;
+
+        var errors = ErrorsFor(socket);
+
+        Assert.Equal(["Gateway:Sockets:a:Headers:Authorization: the value must not contain line breaks"], errors);
+        Assert.DoesNotContain(errors, e => e.Contains("s3cret", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("Bad Header")]
+    [InlineData("X-Key:")]
+    [InlineData("")]
+    public void GetErrors_InvalidHeaderName_NamesHeader(string header)
+    {
+        var socket = ValidSocket();
+        socket.Headers[header] = "s3cret";
+
+        var errors = ErrorsFor(socket);
+
+        Assert.Equal([$"Gateway:Sockets:a:Headers:{header}: is not a valid header name"], errors);
+        Assert.DoesNotContain(errors, e => e.Contains("s3cret", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void GetErrors_HeaderNameWithTrailingNewline_IsRejected()
+    {
+        var socket = ValidSocket();
+        socket.Headers["X-Key\n"] = "v";
+
+        Assert.Equal(["Gateway:Sockets:a:Headers:X-Key\n: is not a valid header name"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_SubProtocolWithTrailingNewline_IsRejected()
+    {
+        var socket = ValidSocket();
+        socket.SubProtocols.Add("v1\n");
+
+        Assert.Equal(["Gateway:Sockets:a:SubProtocols:0: 'v1\n' is not a valid subprotocol token"], ErrorsFor(socket));
+    }
+
+    [Theory]
+    [InlineData("a b")]
+    [InlineData("v1,v2")]
+    [InlineData("")]
+    public void GetErrors_InvalidSubProtocol_NamesIndexAndValue(string subProtocol)
+    {
+        var socket = ValidSocket();
+        socket.SubProtocols.Add("ok");
+        socket.SubProtocols.Add(subProtocol);
+
+        Assert.Equal([$"Gateway:Sockets:a:SubProtocols:1: '{subProtocol}' is not a valid subprotocol token"], ErrorsFor(socket));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("  ")]
+    public void GetErrors_EmptyGroup_NamesIndex(string group)
+    {
+        var socket = ValidSocket();
+        socket.Groups.Add(group);
+
+        Assert.Equal(["Gateway:Sockets:a:Groups:0: must not be empty"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_BindErrors_AreReportedFirst()
+    {
+        var options = With("a", new SocketOptions { Handlers = ["log"] });
+        options.BindErrors.Add("Gateway:Sockets:a:Foo: unknown key (known: ...)");
+
+        var errors = _validator.GetErrors(options);
+
+        Assert.Equal(["Gateway:Sockets:a:Foo: unknown key (known: ...)", "Gateway:Sockets:a:Url: is required"], errors);
+    }
+
+    [Fact]
+    public void GetErrors_SeveralBadSockets_ReportsEachUnderItsOwnKey()
+    {
+        var options = With("a", new SocketOptions { Url = new Uri("http://a"), Handlers = ["log"] });
+        options.Sockets["b"] = new SocketOptions { Url = new Uri("ws://b"), Handlers = ["nope"] };
+
+        var errors = _validator.GetErrors(options);
+
+        Assert.Equal(2, errors.Count);
+        Assert.Contains("Gateway:Sockets:a:Url: 'http://a' is not a ws:// or wss:// URL", errors);
+        Assert.Contains("Gateway:Sockets:b:Handlers:0: 'nope' is not a registered frame handler", errors);
+    }
+
+    [Fact]
+    public void Validate_Errors_FailsWithEveryMessage()
+    {
+        var socket = ValidSocket();
+        socket.Url = null;
+        socket.Handlers = [];
+
+        var result = _validator.Validate(null, With("a", socket));
+
+        Assert.True(result.Failed);
+        Assert.Equal(
+            ["Gateway:Sockets:a:Url: is required", "Gateway:Sockets:a:Handlers: at least one handler is required, so no frame goes unhandled"],
+            result.Failures);
+    }
+
+    [Fact]
+    public void Validate_ValidOptions_Succeeds()
+    {
+        var result = _validator.Validate(null, With("a", ValidSocket()));
+
+        Assert.True(result.Succeeded);
+    }
+
+    [Fact]
+    public void GetErrors_BoundFromConfiguration_ReportsConfiguredKeys()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Gateway:Defaults:Handlers:0"] = "log",
+                ["Gateway:Sockets:prices:Url"] = "http://x",
+                ["Gateway:Sockets:orders:Url"] = "wss://h/orders",
+                ["Gateway:Sockets:orders:Handlers:0"] = "nope",
+                ["Gateway:Sockets:orders:Queue:FullMode"] = "Never",
+            })
+            .Build();
+        var options = new GatewayOptions();
+        new GatewayOptionsSetup(configuration).Configure(options);
+
+        var errors = _validator.GetErrors(options);
+
+        // The invalid enum is reported and left out; the socket's other keys still bind and get validated.
+        Assert.Equal(
+            [
+                "Gateway:Sockets:orders:Queue:FullMode: 'Never' is not one of Wait, DropOldest, DropNewest",
+                "Gateway:Sockets:orders:Handlers:0: 'nope' is not a registered frame handler",
+                "Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL",
+            ],
+            errors);
+    }
+
+    private sealed class NoopFrameHandler : IFrameHandler
+    {
+        public ValueTask HandleAsync(Frame frame, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    }
+}
