@@ -32,6 +32,11 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<WebSocketConnector>();
         services.AddSingleton<SocketHealthTracker>();
         services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<PrometheusExporter>();
+        services.AddSingleton<GatewayTelemetry>();
+
+        // Registration order is start order: metrics listen before the first socket connects.
+        services.AddHostedService(sp => sp.GetRequiredService<GatewayTelemetry>());
         services.AddSingleton<SocketSupervisor>();
         services.AddHostedService(sp => sp.GetRequiredService<SocketSupervisor>());
         services.AddSingleton<ISocketSender, SocketSender>();

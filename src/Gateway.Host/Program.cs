@@ -8,6 +8,7 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     // from anywhere else, the copy next to the binaries.
     ContentRootPath = File.Exists("appsettings.json") ? Directory.GetCurrentDirectory() : AppContext.BaseDirectory,
 });
+builder.Logging.AddGatewaySerilog(builder.Configuration, builder.Environment);
 builder.Services.AddGateway(builder.Configuration);
 
 var app = builder.Build();

@@ -83,6 +83,7 @@ public sealed class ProcessTests
         {
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{FreePort()}",
             ["Gateway__Sockets__prices__Url"] = "http://x",
+            ["Gateway__Sockets__vault__Url"] = "http://bob:pw-SECRET-1@vault.invalid/feed?token=SECRET-2",
         });
         try
         {
@@ -91,7 +92,66 @@ public sealed class ProcessTests
             using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
             await process.WaitForExitAsync(exit.Token);
             Assert.NotEqual(0, process.ExitCode);
-            Assert.Contains("Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL", await stdout + await stderr, StringComparison.Ordinal);
+            var output = await stdout + await stderr;
+            Assert.Contains("Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL", output, StringComparison.Ordinal);
+            Assert.Contains("Gateway:Sockets:vault:Url: 'http://vault.invalid/feed?redacted' is not a ws:// or wss:// URL", output, StringComparison.Ordinal);
+            Assert.DoesNotContain("SECRET", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Process_SecretsInUrlAndHeaders_NeverLoggedAndLogsAreJsonLines()
+    {
+        await using var server = await UpstreamServer.StartAsync(s => s.SendTextAsync("payload"));
+        server.RejectHandshake = _ => server.HandshakeHeaders.Count <= 2 ? 401 : null;
+        var directory = Directory.CreateTempSubdirectory("gateway-process-");
+        var port = FreePort();
+        using var process = StartGateway(directory.FullName, new Dictionary<string, string>
+        {
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+            ["Gateway__Sockets__demo__Enabled"] = "false",
+            ["Gateway__Sockets__feed__Url"] = $"ws://carol:pw-SECRET-1@127.0.0.1:{server.Port}/ws?apikey=SECRET-2",
+            ["Gateway__Sockets__feed__Headers__Authorization"] = "Bearer SECRET-3",
+            ["Gateway__Sockets__feed__Headers__X-Api-Key"] = "SECRET-4",
+            ["Gateway__Sockets__feed__Reconnect__MinDelay"] = "00:00:00.050",
+            ["Serilog__MinimumLevel__Default"] = "Debug",
+        });
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            await Eventually.TrueAsync(() => lines.Any(l => l.Contains("payload", StringComparison.Ordinal)), "the frame was logged after two refused handshakes", TimeSpan.FromSeconds(30));
+            var health = await http.GetStringAsync("/health/ready");
+            var metrics = await http.GetStringAsync("/metrics");
+
+            // The secrets did reach the server...
+            Assert.Equal("Bearer SECRET-3", server.HandshakeHeaders.Last()["Authorization"].ToString());
+            Assert.Equal("SECRET-2", server.LastSession!.Context.Request.Query["apikey"].ToString());
+
+            // ...and nowhere else.
+            Assert.Contains(lines, l => l.Contains("HTTP 401", StringComparison.Ordinal));
+            foreach (var text in lines.Append(health).Append(metrics))
+            {
+                Assert.DoesNotContain("SECRET", text, StringComparison.Ordinal);
+                Assert.DoesNotContain("pw-", text, StringComparison.Ordinal);
+            }
+
+            // Outside Development every log line is one JSON object.
+            Assert.All(lines, l => Assert.Equal(JsonValueKind.Object, JsonDocument.Parse(l).RootElement.ValueKind));
+            Assert.Contains(lines, l => JsonDocument.Parse(l).RootElement.TryGetProperty("RenderedMessage", out _));
         }
         finally
         {

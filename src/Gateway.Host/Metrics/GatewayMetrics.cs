@@ -12,6 +12,9 @@ internal sealed class GatewayMetrics
     public const string ReasonTag = "gateway.reason";
     public const string ErrorTypeTag = "error.type";
 
+    // From 10 µs to 10 s: handlers are usually fast, lag can grow under backpressure.
+    private static readonly double[] s_secondsBuckets = [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
+
     private readonly Counter<long> _framesReceived;
     private readonly Counter<long> _bytesReceived;
     private readonly Counter<long> _framesSent;
@@ -29,17 +32,18 @@ internal sealed class GatewayMetrics
     {
         var meter = meterFactory.Create(MeterName);
         _framesReceived = meter.CreateCounter<long>("gateway.frames.received", "{frame}", "Messages read from upstream sockets.");
-        _bytesReceived = meter.CreateCounter<long>("gateway.bytes.received", "By", "Payload bytes read from upstream sockets.");
+        _bytesReceived = meter.CreateCounter<long>("gateway.frames.received.size", "By", "Payload bytes read from upstream sockets.");
         _framesSent = meter.CreateCounter<long>("gateway.frames.sent", "{frame}", "Messages written to upstream sockets.");
-        _bytesSent = meter.CreateCounter<long>("gateway.bytes.sent", "By", "Payload bytes written to upstream sockets.");
+        _bytesSent = meter.CreateCounter<long>("gateway.frames.sent.size", "By", "Payload bytes written to upstream sockets.");
         _framesDropped = meter.CreateCounter<long>("gateway.frames.dropped", "{frame}", "Messages received but never handled, by reason.");
         _activeConnections = meter.CreateUpDownCounter<long>("gateway.socket.active_connections", "{connection}", "Open upstream connections.");
         _connectionAttempts = meter.CreateCounter<long>("gateway.socket.connection_attempts", "{attempt}", "WebSocket connect attempts.");
         _connectionFailures = meter.CreateCounter<long>("gateway.socket.connection_failures", "{attempt}", "WebSocket connect attempts that failed.");
         _reconnects = meter.CreateCounter<long>("gateway.socket.reconnects", "{reconnect}", "Connections re-established after a disconnect.");
         _handlerErrors = meter.CreateCounter<long>("gateway.handler.errors", "{error}", "Exceptions thrown by frame handlers.");
-        _handlerDuration = meter.CreateHistogram<double>("gateway.handler.duration", "s", "Time a handler took for one frame.");
-        _frameLag = meter.CreateHistogram<double>("gateway.frame.lag", "s", "Time from reading a frame to its last handler completing.");
+        var seconds = new InstrumentAdvice<double> { HistogramBucketBoundaries = s_secondsBuckets };
+        _handlerDuration = meter.CreateHistogram("gateway.handler.duration", "s", "Time a handler took for one frame.", tags: null, advice: seconds);
+        _frameLag = meter.CreateHistogram("gateway.frame.lag", "s", "Time from reading a frame to its last handler completing.", tags: null, advice: seconds);
         meter.CreateObservableGauge("gateway.queue.depth", () => tracker.Snapshot().Select(s => new Measurement<long>(s.QueueDepth, new KeyValuePair<string, object?>(SocketTag, s.Name))), "{frame}", "Frames waiting for handlers.");
     }
 

@@ -27,6 +27,7 @@ internal sealed partial class SocketConnection
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly Task _startGate;
 
     // Cancels connect attempts and backoff waits at once; the receive loop instead ends through the close handshake.
     private readonly CancellationTokenSource _stopping = new();
@@ -41,8 +42,9 @@ internal sealed partial class SocketConnection
     private long _connectionNumber;
     private int _sizeHint = MinReceiveBuffer;
 
-    public SocketConnection(string name, SocketOptions options, HandlerPipeline pipeline, WebSocketConnector connector, GatewayBufferPool pool, GatewayMetrics metrics, TimeProvider time, ILoggerFactory loggerFactory)
+    public SocketConnection(string name, SocketOptions options, HandlerPipeline pipeline, WebSocketConnector connector, GatewayBufferPool pool, GatewayMetrics metrics, TimeProvider time, ILoggerFactory loggerFactory, Task startGate)
     {
+        _startGate = startGate;
         Name = name;
         Options = options;
         _connectUrl = UrlRedaction.WithoutUserInfo(options.Url!);
@@ -179,6 +181,15 @@ internal sealed partial class SocketConnection
 
     private async Task RunAsync()
     {
+        try
+        {
+            await _startGate.WaitAsync(_stopping.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+
         var attempt = 0;
         var hasConnected = false;
         while (!_stopping.IsCancellationRequested)

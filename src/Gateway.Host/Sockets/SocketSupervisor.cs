@@ -32,12 +32,15 @@ internal sealed partial class SocketSupervisor : BackgroundService
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, SocketConnection> _connections = new(StringComparer.OrdinalIgnoreCase);
+    private readonly TaskCompletionSource _hostStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Channel<bool> _reloadSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private GatewayOptions _applied = new();
     private IDisposable? _subscription;
 
-    public SocketSupervisor(IOptionsMonitor<GatewayOptions> monitor, GatewayOptionsValidator validator, IServiceProvider services, WebSocketConnector connector, GatewayBufferPool pool, GatewayMetrics metrics, SocketHealthTracker tracker, TimeProvider time, ILoggerFactory loggerFactory)
+    public SocketSupervisor(IOptionsMonitor<GatewayOptions> monitor, GatewayOptionsValidator validator, IServiceProvider services, WebSocketConnector connector, GatewayBufferPool pool, GatewayMetrics metrics, SocketHealthTracker tracker, TimeProvider time, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
     {
+        // Sockets connect once the whole host is up (the demo socket's upstream is this host's own endpoint).
+        lifetime.ApplicationStarted.Register(() => _hostStarted.TrySetResult());
         _monitor = monitor;
         _validator = validator;
         _services = services;
@@ -186,7 +189,7 @@ internal sealed partial class SocketSupervisor : BackgroundService
     private void Start(string name, SocketOptions options)
     {
         var pipeline = new HandlerPipeline(_services, options.Handlers);
-        var connection = new SocketConnection(name, options, pipeline, _connector, _pool, _metrics, _time, _loggerFactory);
+        var connection = new SocketConnection(name, options, pipeline, _connector, _pool, _metrics, _time, _loggerFactory, _hostStarted.Task);
         _connections[name] = connection;
         _tracker.Add(connection.Status);
         connection.Start();
