@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>Registers frame handlers.</summary>
+/// <summary>Registers frame handlers and outbound encoders.</summary>
 public static class FrameHandlerServiceCollectionExtensions
 {
     /// <summary>Registers <typeparamref name="THandler"/> as the frame handler called <paramref name="name"/>.</summary>
@@ -19,6 +19,22 @@ public static class FrameHandlerServiceCollectionExtensions
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         services.TryAddSingleton<THandler>();
         services.AddKeyedSingleton<IFrameHandler>(name, static (sp, _) => sp.GetRequiredService<THandler>());
+        return services;
+    }
+
+    /// <summary>Registers <typeparamref name="TEncoder"/> as the outbound encoder called <paramref name="name"/>.</summary>
+    /// <remarks>Sockets use it by setting <c>Outbound:Encoder</c> to <paramref name="name"/>. One singleton instance serves every socket.</remarks>
+    /// <typeparam name="TEncoder">The encoder type.</typeparam>
+    /// <param name="services">The service collection.</param>
+    /// <param name="name">The name sockets use in <c>Outbound:Encoder</c> (case-sensitive).</param>
+    /// <returns>The service collection.</returns>
+    public static IServiceCollection AddOutboundEncoder<TEncoder>(this IServiceCollection services, string name)
+        where TEncoder : class, IOutboundEncoder
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        services.TryAddSingleton<TEncoder>();
+        services.AddKeyedSingleton<IOutboundEncoder>(name, static (sp, _) => sp.GetRequiredService<TEncoder>());
         return services;
     }
 }

@@ -1,14 +1,32 @@
 namespace Gateway;
 
-/// <summary>Sends messages to configured upstream sockets.</summary>
-/// <remarks>Thread-safe. Messages to one socket are written in the order the calls were made.</remarks>
+/// <summary>Sends messages to configured upstream sockets, by name or by group.</summary>
+/// <remarks>
+/// <para>Thread-safe. Each socket has one bounded outbound queue and one send loop, so messages to a
+/// socket are written in the order they were accepted, text and binary alike.</para>
+/// <para>Nothing reported <see cref="SendStatus.Sent"/> or <see cref="SendStatus.Queued"/> is lost
+/// silently: a queued message that is later dropped (too old, socket removed) is logged and counted.</para>
+/// </remarks>
 public interface ISocketSender
 {
-    /// <summary>Sends one message to the socket with the given name.</summary>
+    /// <summary>Sends to one socket: waits while it is being written if the socket is connected, else queues or rejects it per the socket's policy.</summary>
     /// <param name="socketName">The configured socket name.</param>
-    /// <param name="payload">The message bytes (UTF-8 for text); copied before the call returns only if needed.</param>
-    /// <param name="kind">Whether to send a text or a binary message.</param>
-    /// <param name="cancellationToken">Cancels the send.</param>
-    /// <returns><see cref="SendStatus.Sent"/> once the message is written, or why it was not.</returns>
-    ValueTask<SendStatus> SendAsync(string socketName, ReadOnlyMemory<byte> payload, FrameKind kind, CancellationToken cancellationToken = default);
+    /// <param name="message">The message; its payload is copied before the call returns.</param>
+    /// <param name="cancellationToken">Stops waiting; a message already accepted stays accepted.</param>
+    /// <returns><see cref="SendStatus.Sent"/>, <see cref="SendStatus.Queued"/>, or why it was rejected.</returns>
+    ValueTask<SendResult> SendAsync(string socketName, OutboundMessage message, CancellationToken cancellationToken = default);
+
+    /// <summary>Sends to one socket and completes only once the message is written, waiting through a reconnect if it had to be queued.</summary>
+    /// <param name="socketName">The configured socket name.</param>
+    /// <param name="message">The message; its payload is copied before the call returns.</param>
+    /// <param name="cancellationToken">Withdraws the message if it is still queued, and throws <see cref="OperationCanceledException"/>.</param>
+    /// <returns><see cref="SendStatus.Sent"/>, or why it was rejected or dropped.</returns>
+    ValueTask<SendResult> SendAndWaitAsync(string socketName, OutboundMessage message, CancellationToken cancellationToken = default);
+
+    /// <summary>Sends to every socket whose <c>Groups</c> list contains <paramref name="group"/>.</summary>
+    /// <param name="group">The group name (case-insensitive).</param>
+    /// <param name="message">The message.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    /// <returns>One result per member socket, in name order; empty when the group has no member.</returns>
+    ValueTask<IReadOnlyList<SendResult>> PublishAsync(string group, OutboundMessage message, CancellationToken cancellationToken = default);
 }

@@ -43,6 +43,7 @@ internal static class GatewayServiceCollectionExtensions
 
         services.AddFrameHandler<LoggingFrameHandler>(LoggingFrameHandler.Name);
         services.AddFrameHandler<FileFrameHandler>(FileFrameHandler.Name);
+        services.AddOutboundEncoder<JsonOutboundEncoder>(JsonOutboundEncoder.Name);
 
         services.AddHealthChecks().AddCheck<SocketHealthCheck>(SocketHealthCheck.Name, tags: ["ready"]);
 

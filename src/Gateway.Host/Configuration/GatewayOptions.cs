@@ -9,6 +9,8 @@ internal sealed class GatewayOptions
 
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    public ApiOptions Api { get; } = new();
+
     /// <summary>Problems found while binding (unknown keys, unconvertible values), each naming its key.</summary>
     public List<string> BindErrors { get; } = [];
 }

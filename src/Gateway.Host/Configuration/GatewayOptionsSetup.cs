@@ -40,6 +40,8 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
             options.ShutdownTimeout = (TimeSpan)timeout!;
         }
 
+        Bind(section.GetSection("Api"), options.Api, errors);
+
         var defaults = section.GetSection("Defaults");
         foreach (var socketSection in section.GetSection("Sockets").GetChildren())
         {
@@ -119,7 +121,14 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
     {
         var text = section.Value;
         var underlying = Nullable.GetUnderlyingType(type);
-        if (underlying is not null && string.IsNullOrEmpty(text))
+        if (text is null)
+        {
+            // A key set to null (e.g. "Key": null) means unset: clear what can be cleared, keep defaults otherwise.
+            value = null;
+            return !type.IsValueType || underlying is not null;
+        }
+
+        if (underlying is not null && text.Length == 0)
         {
             value = null;
             return true;
@@ -127,30 +136,27 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
 
         var target = underlying ?? type;
         value = null;
-        if (text is not null)
+        try
         {
-            try
+            if (target.IsEnum)
             {
-                if (target.IsEnum)
+                if (text.Length > 0 && !char.IsAsciiDigit(text.TrimStart('-')[0]) && Enum.TryParse(target, text, ignoreCase: true, out var parsed) && Enum.IsDefined(target, parsed))
                 {
-                    if (Enum.TryParse(target, text, ignoreCase: true, out var parsed) && Enum.IsDefined(target, parsed) && !char.IsAsciiDigit(text.TrimStart('-')[0]))
-                    {
-                        value = parsed;
-                        return true;
-                    }
-                }
-                else
-                {
-                    value = TypeDescriptor.GetConverter(target).ConvertFromInvariantString(text);
-                    if (value is not null)
-                    {
-                        return true;
-                    }
+                    value = parsed;
+                    return true;
                 }
             }
-            catch (Exception ex) when (ex is FormatException or ArgumentException or OverflowException or NotSupportedException or UriFormatException)
+            else
             {
+                value = TypeDescriptor.GetConverter(target).ConvertFromInvariantString(text);
+                if (value is not null)
+                {
+                    return true;
+                }
             }
+        }
+        catch (Exception ex) when (ex is FormatException or ArgumentException or OverflowException or NotSupportedException or UriFormatException)
+        {
         }
 
         errors.Add($"{section.Path}: '{text}' is not {Describe(target)}");

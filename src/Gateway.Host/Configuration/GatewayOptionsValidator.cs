@@ -98,6 +98,17 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             errors.Add($"{path}:Queue:Capacity: must be between 1 and 1000000, was {socket.Queue.Capacity}");
         }
 
+        if (socket.Outbound.Capacity is < 1 or > 1_000_000)
+        {
+            errors.Add($"{path}:Outbound:Capacity: must be between 1 and 1000000, was {socket.Outbound.Capacity}");
+        }
+
+        Positive(socket.Outbound.MaxAge, $"{path}:Outbound:MaxAge", errors);
+        if (!keyedServices.IsKeyedService(typeof(IOutboundEncoder), socket.Outbound.Encoder))
+        {
+            errors.Add($"{path}:Outbound:Encoder: '{socket.Outbound.Encoder}' is not a registered outbound encoder");
+        }
+
         if (socket.Handlers.Count == 0)
         {
             errors.Add($"{path}:Handlers: at least one handler is required, so no frame goes unhandled");

@@ -33,6 +33,8 @@ internal sealed class SocketOptions
 
     public QueueOptions Queue { get; set; } = new();
 
+    public OutboundOptions Outbound { get; set; } = new();
+
     public List<string> Handlers { get; set; } = [];
 
     public List<string> Groups { get; set; } = [];
@@ -83,6 +85,29 @@ internal enum QueueFullMode
 
     /// <summary>Drop the arriving frame.</summary>
     DropNewest,
+}
+
+internal sealed class OutboundOptions
+{
+    /// <summary>Messages accepted but not yet written, per socket.</summary>
+    public int Capacity { get; set; } = 1024;
+
+    public OutboundPolicy WhileDisconnected { get; set; } = OutboundPolicy.Buffer;
+
+    /// <summary>A queued message older than this when its turn comes is dropped and reported, not sent.</summary>
+    public TimeSpan MaxAge { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The registered <see cref="IOutboundEncoder"/> for values sent with <see cref="OutboundMessage.Encoded"/>.</summary>
+    public string Encoder { get; set; } = Sockets.JsonOutboundEncoder.Name;
+}
+
+internal enum OutboundPolicy
+{
+    /// <summary>Queue while disconnected (up to Capacity); flush in order after the next connect.</summary>
+    Buffer,
+
+    /// <summary>Refuse sends at once while disconnected.</summary>
+    Reject,
 }
 
 internal sealed class OnConnectMessage

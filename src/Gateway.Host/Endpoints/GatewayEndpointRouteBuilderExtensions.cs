@@ -16,6 +16,7 @@ internal static class GatewayEndpointRouteBuilderExtensions
         endpoints.MapHealthChecks("/health/ready", new HealthCheckOptions { ResponseWriter = HealthResponseWriter.WriteAsync });
         endpoints.MapGet("/metrics", static (PrometheusExporter exporter) => Results.Text(exporter.Scrape(), PrometheusExporter.ContentType));
         endpoints.Map(DemoFeedEndpoint.Path, DemoFeedEndpoint.HandleAsync);
+        endpoints.MapSocketApi();
         return endpoints;
     }
 }

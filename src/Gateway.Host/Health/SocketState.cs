@@ -3,6 +3,9 @@ namespace Gateway.Host.Health;
 /// <summary>Where a socket is in its life cycle.</summary>
 internal enum SocketState
 {
+    /// <summary>Created; connects once the host has started.</summary>
+    Starting,
+
     /// <summary>Not running: removed, stopped at shutdown, or out of reconnect attempts.</summary>
     Stopped,
 

@@ -7,7 +7,7 @@ namespace Gateway.Host.Health;
 internal sealed class SocketStatus(string name, string protocol, bool required, string displayUrl)
 {
     private readonly Lock _lock = new();
-    private SocketState _state = SocketState.Stopped;
+    private SocketState _state = SocketState.Starting;
     private DateTimeOffset _since;
     private int _attempt;
     private int? _lastCloseStatus;
@@ -29,6 +29,11 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 
     /// <summary>Reads the number of frames waiting in the socket's queue.</summary>
     public Func<int> QueueDepth { get; set; } = static () => 0;
+
+    /// <summary>Reads the number of messages waiting to be written to the socket.</summary>
+    public Func<int> OutboundDepth { get; set; } = static () => 0;
+
+    public IReadOnlyList<string> Groups { get; init; } = [];
 
     public SocketState State
     {
@@ -100,7 +105,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
             return new SocketStatusSnapshot(
                 Name, _state, _since, Protocol, Required, Url, _attempt,
                 _lastCloseStatus, _lastCloseDescription, _lastError, _lastHttpStatus,
-                FramesReceived, Volatile.Read(ref _framesSent), QueueDepth(), FramesDropped, HandlerErrors);
+                FramesReceived, Volatile.Read(ref _framesSent), QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups);
         }
     }
 }
@@ -122,4 +127,6 @@ internal sealed record SocketStatusSnapshot(
     long FramesSent,
     int QueueDepth,
     long FramesDropped,
-    long HandlerErrors);
+    long HandlerErrors,
+    int OutboundDepth,
+    IReadOnlyList<string> Groups);

@@ -20,6 +20,8 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _framesSent;
     private readonly Counter<long> _bytesSent;
     private readonly Counter<long> _framesDropped;
+    private readonly Counter<long> _outboundRejected;
+    private readonly Counter<long> _outboundDropped;
     private readonly UpDownCounter<long> _activeConnections;
     private readonly Counter<long> _connectionAttempts;
     private readonly Counter<long> _connectionFailures;
@@ -36,6 +38,9 @@ internal sealed class GatewayMetrics
         _framesSent = meter.CreateCounter<long>("gateway.frames.sent", "{frame}", "Messages written to upstream sockets.");
         _bytesSent = meter.CreateCounter<long>("gateway.frames.sent.size", "By", "Payload bytes written to upstream sockets.");
         _framesDropped = meter.CreateCounter<long>("gateway.frames.dropped", "{frame}", "Messages received but never handled, by reason.");
+        _outboundRejected = meter.CreateCounter<long>("gateway.outbound.rejected", "{message}", "Sends refused at once, by reason (other than unknown socket).");
+        _outboundDropped = meter.CreateCounter<long>("gateway.outbound.dropped", "{message}", "Accepted sends dropped before being written, by reason.");
+        meter.CreateObservableGauge("gateway.outbound.queue.depth", () => tracker.Snapshot().Select(s => new Measurement<long>(s.OutboundDepth, new KeyValuePair<string, object?>(SocketTag, s.Name))), "{message}", "Messages waiting to be written.");
         _activeConnections = meter.CreateUpDownCounter<long>("gateway.socket.active_connections", "{connection}", "Open upstream connections.");
         _connectionAttempts = meter.CreateCounter<long>("gateway.socket.connection_attempts", "{attempt}", "WebSocket connect attempts.");
         _connectionFailures = meter.CreateCounter<long>("gateway.socket.connection_failures", "{attempt}", "WebSocket connect attempts that failed.");
@@ -68,6 +73,12 @@ internal sealed class GatewayMetrics
 
     public void FrameDropped(string socket, string reason, long count = 1)
         => _framesDropped.Add(count, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ReasonTag, reason));
+
+    public void OutboundRejected(string socket, string reason)
+        => _outboundRejected.Add(1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ReasonTag, reason));
+
+    public void OutboundDropped(string socket, string reason, long count)
+        => _outboundDropped.Add(count, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ReasonTag, reason));
 
     public void ConnectionOpened(string socket, bool isReconnect)
     {

@@ -37,6 +37,15 @@ internal sealed partial class SocketConnection
         [LoggerMessage(109, LogLevel.Debug, "Socket {SocketName}: close handshake incomplete ({Error}); connection aborted.")]
         public static partial void CloseFailed(ILogger logger, string socketName, string error);
 
+        [LoggerMessage(111, LogLevel.Warning, "Socket {SocketName}: a queued message waited longer than Outbound:MaxAge ({MaxAge}) and was dropped, not sent.")]
+        public static partial void OutboundExpired(ILogger logger, string socketName, TimeSpan maxAge);
+
+        [LoggerMessage(112, LogLevel.Warning, "Socket {SocketName} stopped with {Count} outbound messages not written ({ReportedQueued} of them reported as queued to their senders); they are dropped.")]
+        public static partial void OutboundDroppedAtStop(ILogger logger, string socketName, int count, int reportedQueued);
+
+        [LoggerMessage(113, LogLevel.Information, "Socket {SocketName}: reconnect requested.")]
+        public static partial void ReconnectRequested(ILogger logger, string socketName);
+
         [LoggerMessage(110, LogLevel.Warning, "Socket {SocketName}: TLS certificate validation is OFF for {Url} (DangerousAcceptAnyServerCertificate).")]
         public static partial void CertificateValidationDisabled(ILogger logger, string socketName, Uri url);
     }

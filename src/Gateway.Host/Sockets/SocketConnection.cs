@@ -28,6 +28,8 @@ internal sealed partial class SocketConnection
     private readonly ILogger _logger;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly Task _startGate;
+    private readonly IOutboundEncoder _encoder;
+    private readonly OutboundQueue _outbound;
 
     // Cancels connect attempts and backoff waits at once; the receive loop instead ends through the close handshake.
     private readonly CancellationTokenSource _stopping = new();
@@ -41,10 +43,13 @@ internal sealed partial class SocketConnection
     private long _sequence;
     private long _connectionNumber;
     private int _sizeHint = MinReceiveBuffer;
+    private int _reconnectNow;
 
-    public SocketConnection(string name, SocketOptions options, HandlerPipeline pipeline, WebSocketConnector connector, GatewayBufferPool pool, GatewayMetrics metrics, TimeProvider time, ILoggerFactory loggerFactory, Task startGate)
+    public SocketConnection(string name, SocketOptions options, HandlerPipeline pipeline, IOutboundEncoder encoder, WebSocketConnector connector, GatewayBufferPool pool, GatewayMetrics metrics, TimeProvider time, ILoggerFactory loggerFactory, Task startGate)
     {
         _startGate = startGate;
+        _encoder = encoder;
+        _outbound = new OutboundQueue(options.Outbound.Capacity);
         Name = name;
         Options = options;
         _connectUrl = UrlRedaction.WithoutUserInfo(options.Url!);
@@ -54,7 +59,8 @@ internal sealed partial class SocketConnection
         _metrics = metrics;
         _time = time;
         _logger = loggerFactory.CreateLogger<SocketConnection>();
-        Status = new SocketStatus(name, options.Protocol.ToString(), options.Required, _displayUrl.ToString());
+        Status = new SocketStatus(name, options.Protocol.ToString(), options.Required, _displayUrl.ToString()) { Groups = options.Groups };
+        Status.OutboundDepth = () => _outbound.Count;
         Dispatcher = new FrameDispatcher(name, options.Queue, pipeline, pool, metrics, Status, time, loggerFactory.CreateLogger<FrameDispatcher>());
     }
 
@@ -103,6 +109,7 @@ internal sealed partial class SocketConnection
         }
 
         await Dispatcher.CompleteAsync(Remaining(timeout, deadline)).ConfigureAwait(false);
+        DropQueuedOnStop();
         SetState(SocketState.Stopped, 0);
         _abort.Dispose();
         _stopping.Dispose();
@@ -114,52 +121,20 @@ internal sealed partial class SocketConnection
         return left > TimeSpan.Zero ? left : TimeSpan.Zero;
     }
 
-    public async ValueTask<SendStatus> SendAsync(ReadOnlyMemory<byte> payload, FrameKind kind, CancellationToken cancellationToken)
+    /// <summary>Closes the current connection (1000, "reconnect requested") and connects again without waiting out a backoff.</summary>
+    /// <returns><see langword="false"/> when there is no open connection to restart.</returns>
+    public async Task<bool> ReconnectAsync()
     {
-        if (_stopping.IsCancellationRequested)
+        if (Volatile.Read(ref _socket) is not { } socket || _stopping.IsCancellationRequested)
         {
-            return SendStatus.Stopped;
+            return false;
         }
 
-        if (payload.Length > Options.MaxMessageSize)
-        {
-            return SendStatus.TooLarge;
-        }
-
-        var socket = Volatile.Read(ref _socket);
-        if (socket is null || socket.State != WebSocketState.Open)
-        {
-            return SendStatus.NotConnected;
-        }
-
-        return await SendCoreAsync(socket, payload, kind, cancellationToken).ConfigureAwait(false);
-    }
-
-    private async ValueTask<SendStatus> SendCoreAsync(ClientWebSocket socket, ReadOnlyMemory<byte> payload, FrameKind kind, CancellationToken cancellationToken)
-    {
-        await _sendLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (socket.State != WebSocketState.Open)
-            {
-                return SendStatus.NotConnected;
-            }
-
-            var type = kind == FrameKind.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
-            await socket.SendAsync(payload, type, endOfMessage: true, cancellationToken).ConfigureAwait(false);
-            Status.AddSent();
-            _metrics.FrameSent(Name, payload.Length);
-            return SendStatus.Sent;
-        }
-        catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException)
-        {
-            Log.SendFailed(_logger, Name, ex);
-            return SendStatus.Failed;
-        }
-        finally
-        {
-            _sendLock.Release();
-        }
+        Interlocked.Exchange(ref _reconnectNow, 1);
+        _closedByGateway = new DisconnectReason(WebSocketCloseStatus.NormalClosure, "reconnect requested", null, ClosedByGateway: true);
+        Log.ReconnectRequested(_logger, Name);
+        await CloseOutputAsync(socket, WebSocketCloseStatus.NormalClosure, "reconnect requested", s_closeHandshakeTimeout).ConfigureAwait(false);
+        return true;
     }
 
     /// <summary>Called by the supervisor's watchdog: drops a connection that has been silent too long.</summary>
@@ -253,10 +228,10 @@ internal sealed partial class SocketConnection
         _metrics.ConnectionOpened(Name, isReconnect);
         Log.Connected(_logger, Name, _displayUrl, connection.Number, socket.SubProtocol);
         DisconnectReason reason;
+        var sending = Task.CompletedTask;
+        using var connectionScope = new CancellationTokenSource();
         try
         {
-            await Dispatcher.ConnectedAsync(connection, _abort.Token).ConfigureAwait(false);
-
             // Full fence, paired with StopAsync (cancel, then read _socket): one of the two sends the close.
             Interlocked.Exchange(ref _socket, socket);
             if (_stopping.IsCancellationRequested)
@@ -264,8 +239,13 @@ internal sealed partial class SocketConnection
                 await CloseOutputAsync(socket, WebSocketCloseStatus.EndpointUnavailable, "gateway stopping", s_closeHandshakeTimeout).ConfigureAwait(false);
             }
 
+            // Static OnConnect messages first, then what was queued while disconnected, then live sends.
             await SendOnConnectAsync(socket).ConfigureAwait(false);
+            sending = StartSending(socket, connectionScope.Token);
             SetState(SocketState.Ready, 0);
+
+            // Handlers hear of the connection once sends work, so a connect hook can send.
+            await Dispatcher.ConnectedAsync(connection, _abort.Token).ConfigureAwait(false);
             reason = await ReceiveLoopAsync(socket, connection).ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -275,6 +255,7 @@ internal sealed partial class SocketConnection
         finally
         {
             Volatile.Write(ref _socket, null);
+            await StopSendingAsync(connectionScope, sending).ConfigureAwait(false);
         }
 
         _metrics.ConnectionClosed(Name);
@@ -297,11 +278,7 @@ internal sealed partial class SocketConnection
             var (payload, kind) = message.Text is { } text
                 ? (Encoding.UTF8.GetBytes(text), FrameKind.Text)
                 : (Convert.FromBase64String(message.Binary ?? string.Empty), FrameKind.Binary);
-            var status = await SendCoreAsync(socket, payload, kind, _abort.Token).ConfigureAwait(false);
-            if (status != SendStatus.Sent)
-            {
-                throw new WebSocketException($"OnConnect message could not be sent ({status})");
-            }
+            await WriteAsync(socket, payload, kind, _abort.Token).ConfigureAwait(false);
         }
     }
 
@@ -447,7 +424,9 @@ internal sealed partial class SocketConnection
             return false;
         }
 
-        var delay = ReconnectBackoff.GetDelay(Options.Reconnect, attempt, Random.Shared.NextDouble());
+        var delay = Interlocked.Exchange(ref _reconnectNow, 0) == 1
+            ? TimeSpan.Zero
+            : ReconnectBackoff.GetDelay(Options.Reconnect, attempt, Random.Shared.NextDouble());
         SetState(SocketState.Waiting, attempt);
         Log.Waiting(_logger, Name, attempt, delay);
         try

@@ -5,6 +5,7 @@ using Gateway.Host.Dispatch;
 using Gateway.Host.Health;
 using Gateway.Host.Metrics;
 using Gateway.Host.Transport;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -34,7 +35,7 @@ internal sealed partial class SocketSupervisor : BackgroundService
     private readonly ConcurrentDictionary<string, SocketConnection> _connections = new(StringComparer.OrdinalIgnoreCase);
     private readonly TaskCompletionSource _hostStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Channel<bool> _reloadSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-    private GatewayOptions _applied = new();
+    private volatile GatewayOptions _applied = new();
     private IDisposable? _subscription;
 
     public SocketSupervisor(IOptionsMonitor<GatewayOptions> monitor, GatewayOptionsValidator validator, IServiceProvider services, WebSocketConnector connector, GatewayBufferPool pool, GatewayMetrics metrics, SocketHealthTracker tracker, TimeProvider time, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
@@ -56,7 +57,16 @@ internal sealed partial class SocketSupervisor : BackgroundService
     /// <summary>Raised after each reload attempt, applied or rejected (for tests and diagnostics).</summary>
     public event Action<SocketOptionsDiff?>? ReloadProcessed;
 
+    /// <summary>The configuration in force: the last one that passed validation.</summary>
+    public GatewayOptions Current => _applied;
+
     public bool TryGet(string name, out SocketConnection connection) => _connections.TryGetValue(name, out connection!);
+
+    /// <summary>The running sockets whose <c>Groups</c> contain <paramref name="group"/>, in name order.</summary>
+    public IReadOnlyList<SocketConnection> MembersOf(string group)
+        => [.. _connections.Values
+            .Where(c => c.Options.Groups.Contains(group, StringComparer.OrdinalIgnoreCase))
+            .OrderBy(c => c.Name, StringComparer.Ordinal)];
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -189,7 +199,8 @@ internal sealed partial class SocketSupervisor : BackgroundService
     private void Start(string name, SocketOptions options)
     {
         var pipeline = new HandlerPipeline(_services, options.Handlers);
-        var connection = new SocketConnection(name, options, pipeline, _connector, _pool, _metrics, _time, _loggerFactory, _hostStarted.Task);
+        var encoder = _services.GetRequiredKeyedService<IOutboundEncoder>(options.Outbound.Encoder);
+        var connection = new SocketConnection(name, options, pipeline, encoder, _connector, _pool, _metrics, _time, _loggerFactory, _hostStarted.Task);
         _connections[name] = connection;
         _tracker.Add(connection.Status);
         connection.Start();

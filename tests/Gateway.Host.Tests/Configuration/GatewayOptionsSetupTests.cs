@@ -305,12 +305,23 @@ public sealed class GatewayOptionsSetupTests
     {
         var options = Bind(
             ("Gateway:Handlers:file:Directory", "out"),
-            ("Gateway:Api:Enabled", "true"),
+            ("Gateway:Api:Key", "k"),
+            ("Gateway:Api:AllowAnonymous", "true"),
             ("Gateway:ShutdownTimeout", "00:00:03"),
             ("Gateway:Sockets:a:Url", "ws://h/"));
 
         Assert.Empty(options.BindErrors);
         Assert.Equal(TimeSpan.FromSeconds(3), options.ShutdownTimeout);
+        Assert.Equal("k", options.Api.Key);
+        Assert.True(options.Api.AllowAnonymous);
+    }
+
+    [Fact]
+    public void Configure_UnknownApiKey_NamesKey()
+    {
+        var options = Bind(("Gateway:Api:Enabled", "true"));
+
+        Assert.StartsWith("Gateway:Api:Enabled: unknown key", Assert.Single(options.BindErrors), StringComparison.Ordinal);
     }
 
     [Fact]

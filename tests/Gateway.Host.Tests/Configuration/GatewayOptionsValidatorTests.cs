@@ -13,6 +13,7 @@ public sealed class GatewayOptionsValidatorTests
         var services = new ServiceCollection()
             .AddFrameHandler<NoopFrameHandler>("log")
             .AddFrameHandler<NoopFrameHandler>("file")
+            .AddOutboundEncoder<Gateway.Host.Sockets.JsonOutboundEncoder>("json")
             .BuildServiceProvider();
         _validator = new GatewayOptionsValidator(services.GetRequiredService<IServiceProviderIsKeyedService>());
     }

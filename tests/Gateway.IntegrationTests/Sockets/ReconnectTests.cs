@@ -46,12 +46,15 @@ public sealed class ReconnectTests
             await s.SendTextAsync($"from {s.Number}");
             if (s.Number == 1)
             {
+                // Let the client finish its handshake and read the frame: a reset can discard unread data.
+                await Task.Delay(300);
                 s.Abort();
             }
         });
         await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url()));
 
         await Eventually.TrueAsync(() => gateway.Recorder.Frames.Any(f => f.Text == "from 2"), "the second connection delivered");
+        Assert.Equal(["from 1", "from 2"], gateway.Recorder.Frames.Select(f => f.Text));
         var reason = gateway.Recorder.DisconnectReasons.First();
         Assert.Null(reason.CloseStatus);
         Assert.NotNull(reason.Error);

@@ -1,0 +1,144 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Unicode;
+using Gateway.Host.Health;
+using Gateway.Host.Sockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Net.Http.Headers;
+
+namespace Gateway.Host.Endpoints;
+
+/// <summary>The socket listing and send API (docs/api.md).</summary>
+internal static class SocketApiEndpoints
+{
+    internal static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter() },
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    public static void MapSocketApi(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/sockets", static (SocketHealthTracker tracker) => Results.Json(tracker.Snapshot(), JsonOptions));
+        endpoints.MapGet("/sockets/{name}", static (string name, SocketHealthTracker tracker)
+            => tracker.TryGet(name, out var status) ? Results.Json(status.Snapshot(), JsonOptions) : UnknownSocket(name));
+
+        var mutating = endpoints.MapGroup(string.Empty).AddEndpointFilter<ApiKeyEndpointFilter>();
+        mutating.MapPost("/sockets/{name}/messages", SendAsync);
+        mutating.MapPost("/groups/{group}/messages", PublishAsync);
+        mutating.MapPost("/sockets/{name}/reconnect", ReconnectAsync);
+    }
+
+    private static async Task<IResult> SendAsync(string name, HttpRequest request, SocketSupervisor supervisor, ISocketSender sender)
+    {
+        if (!supervisor.TryGet(name, out var connection))
+        {
+            return UnknownSocket(name);
+        }
+
+        var (message, problem) = await ReadMessageAsync(request, connection.Options.MaxMessageSize).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var result = await sender.SendAsync(name, message, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        return Results.Json(new { socket = result.SocketName, status = result.Status }, JsonOptions, statusCode: StatusCodeOf(result.Status));
+    }
+
+    private static async Task<IResult> PublishAsync(string group, HttpRequest request, SocketSupervisor supervisor, ISocketSender sender)
+    {
+        var members = supervisor.MembersOf(group);
+        if (members.Count == 0)
+        {
+            return Results.Json(new { error = $"no socket is in group '{group}'" }, statusCode: StatusCodes.Status404NotFound);
+        }
+
+        var (message, problem) = await ReadMessageAsync(request, members.Max(m => m.Options.MaxMessageSize)).ConfigureAwait(false);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        var results = await sender.PublishAsync(group, message, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        return Results.Json(new { group, results = results.Select(r => new { socket = r.SocketName, status = r.Status }) }, JsonOptions, statusCode: StatusCodes.Status202Accepted);
+    }
+
+    private static async Task<IResult> ReconnectAsync(string name, SocketSupervisor supervisor)
+    {
+        if (!supervisor.TryGet(name, out var connection))
+        {
+            return UnknownSocket(name);
+        }
+
+        return await connection.ReconnectAsync().ConfigureAwait(false)
+            ? Results.Json(new { socket = connection.Name, status = "reconnecting" }, statusCode: StatusCodes.Status202Accepted)
+            : Results.Json(new { socket = connection.Name, error = "not connected" }, statusCode: StatusCodes.Status409Conflict);
+    }
+
+    internal static int StatusCodeOf(SendStatus status) => status switch
+    {
+        SendStatus.Sent or SendStatus.Queued => StatusCodes.Status202Accepted,
+        SendStatus.UnknownSocket => StatusCodes.Status404NotFound,
+        SendStatus.NotConnected => StatusCodes.Status409Conflict,
+        SendStatus.TooLarge => StatusCodes.Status413PayloadTooLarge,
+        _ => StatusCodes.Status503ServiceUnavailable, // QueueFull, Stopped, Expired: try again later
+    };
+
+    /// <summary>The body is the frame: text/* and JSON as text, application/octet-stream as binary.</summary>
+    private static async Task<(OutboundMessage Message, IResult? Problem)> ReadMessageAsync(HttpRequest request, int maxMessageSize)
+    {
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) || contentType.MediaType.Value is not { } mediaType)
+        {
+            return (default, Results.Json(new { error = "set Content-Type: text/*, application/json or application/octet-stream" }, statusCode: StatusCodes.Status415UnsupportedMediaType));
+        }
+
+        var isBinary = mediaType.Equals("application/octet-stream", StringComparison.OrdinalIgnoreCase);
+        var isText = mediaType.StartsWith("text/", StringComparison.OrdinalIgnoreCase)
+            || mediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase)
+            || mediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase);
+        if (!isBinary && !isText)
+        {
+            return (default, Results.Json(new { error = $"unsupported Content-Type '{mediaType}'" }, statusCode: StatusCodes.Status415UnsupportedMediaType));
+        }
+
+        if (isText && contentType.Charset.HasValue && !contentType.Charset.Equals("utf-8", StringComparison.OrdinalIgnoreCase))
+        {
+            return (default, Results.Json(new { error = "text must be UTF-8" }, statusCode: StatusCodes.Status415UnsupportedMediaType));
+        }
+
+        if (request.ContentLength > maxMessageSize)
+        {
+            return (default, TooLarge(maxMessageSize));
+        }
+
+        // Read at most one byte past the limit: enough to know it is too large.
+        using var body = new MemoryStream();
+        var buffer = new byte[16 * 1024];
+        int read;
+        while ((read = await request.Body.ReadAsync(buffer, request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
+        {
+            body.Write(buffer, 0, read);
+            if (body.Length > maxMessageSize)
+            {
+                return (default, TooLarge(maxMessageSize));
+            }
+        }
+
+        var bytes = body.ToArray();
+        if (isText && !Utf8.IsValid(bytes))
+        {
+            return (default, Results.Json(new { error = "the body is not valid UTF-8" }, statusCode: StatusCodes.Status400BadRequest));
+        }
+
+        return (isText ? OutboundMessage.Utf8Text(bytes) : OutboundMessage.Binary(bytes), null);
+    }
+
+    private static IResult TooLarge(int maxMessageSize)
+        => Results.Json(new { status = SendStatus.TooLarge.ToString(), error = $"larger than MaxMessageSize ({maxMessageSize} bytes)" }, statusCode: StatusCodes.Status413PayloadTooLarge);
+
+    private static IResult UnknownSocket(string name)
+        => Results.Json(new { socket = name, status = SendStatus.UnknownSocket.ToString(), error = $"no socket named '{name}'" }, statusCode: StatusCodes.Status404NotFound);
+}
