@@ -4,6 +4,9 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Gateway.Testing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Gateway.IntegrationTests;
 
@@ -152,6 +155,119 @@ public sealed class ProcessTests
             // Outside Development every log line is one JSON object.
             Assert.All(lines, l => Assert.Equal(JsonValueKind.Object, JsonDocument.Parse(l).RootElement.ValueKind));
             Assert.Contains(lines, l => JsonDocument.Parse(l).RootElement.TryGetProperty("RenderedMessage", out _));
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Process_SigtermMidStream_ExitsZeroAndEveryReceivedFrameHandledOrReported()
+    {
+        var sent = 0;
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            for (var i = 0; i < 200_000 && s.Socket.State == WebSocketState.Open; i++)
+            {
+                await s.SendTextAsync($"{{\"i\":{i}}}");
+                Interlocked.Increment(ref sent);
+            }
+        });
+        var directory = Directory.CreateTempSubdirectory("gateway-process-");
+        using var process = StartGateway(directory.FullName, new Dictionary<string, string>
+        {
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{FreePort()}",
+            ["Gateway__Sockets__demo__Enabled"] = "false",
+            ["Gateway__Sockets__feed__Url"] = server.Url().ToString(),
+            ["Gateway__Sockets__feed__Handlers__0"] = "file",
+            ["Gateway__Sockets__feed__Queue__Capacity"] = "256",
+            ["Gateway__Handlers__file__Directory"] = directory.FullName,
+            ["Gateway__ShutdownTimeout"] = "00:00:05",
+        });
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
+        process.BeginOutputReadLine();
+        try
+        {
+            var file = Path.Combine(directory.FullName, "feed.jsonl");
+            await Eventually.TrueAsync(() => ReadLines(file).Count > 2000, "frames are streaming into the file", TimeSpan.FromSeconds(30));
+
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await process.WaitForExitAsync(exit.Token);
+            Assert.Equal(0, process.ExitCode);
+
+            var summary = lines.Select(l => JsonDocument.Parse(l).RootElement)
+                .Single(e => e.GetProperty("Properties").TryGetProperty("EventId", out var id) && id.TryGetProperty("Id", out var value) && value.GetInt32() == 114)
+                .GetProperty("Properties");
+            var received = summary.GetProperty("FramesReceived").GetInt64();
+            var handled = summary.GetProperty("FramesHandled").GetInt64();
+            var dropped = summary.GetProperty("FramesDropped").GetInt64();
+            var written = ReadLines(file);
+            Assert.Equal(received, handled + dropped);
+            Assert.Equal(handled, written.Count);
+            Assert.InRange(received, 2000, Volatile.Read(ref sent));
+
+            // What was handled is exactly the stream's prefix, in order: nothing skipped silently.
+            Assert.Equal(Enumerable.Range(1, written.Count).Select(i => (long)i), written.Select(l => JsonDocument.Parse(l).RootElement.GetProperty("seq").GetInt64()));
+            Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, server.LastSession!.ClientCloseStatus);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Process_OtlpEndpointSet_PushesGatewayMetricsOverOtlpHttp()
+    {
+        await using var feed = await UpstreamServer.StartAsync(s => s.SendTextAsync("tick"));
+        var bodies = new System.Collections.Concurrent.ConcurrentQueue<byte[]>();
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var collector = builder.Build();
+        collector.MapPost("/v1/metrics", async (Microsoft.AspNetCore.Http.HttpRequest request) =>
+        {
+            using var body = new MemoryStream();
+            await request.Body.CopyToAsync(body);
+            bodies.Enqueue(body.ToArray());
+            return Microsoft.AspNetCore.Http.Results.Ok();
+        });
+        await collector.StartAsync();
+        var directory = Directory.CreateTempSubdirectory("gateway-process-");
+        using var process = StartGateway(directory.FullName, new Dictionary<string, string>
+        {
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{FreePort()}",
+            ["Gateway__Sockets__demo__Enabled"] = "false",
+            ["Gateway__Sockets__otlpfeed__Url"] = feed.Url().ToString(),
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Urls.First(),
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
+            ["OTEL_SERVICE_NAME"] = "gateway-under-test",
+        });
+        try
+        {
+            static bool Contains(byte[] body, string text) => body.AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(text)) >= 0;
+            await Eventually.TrueAsync(
+                () => bodies.Any(b => Contains(b, "gateway.frames.received") && Contains(b, "otlpfeed")),
+                "an OTLP export carried the gateway's frame counter for the socket", TimeSpan.FromSeconds(30));
+            Assert.Contains(bodies, b => Contains(b, "gateway-under-test"));
         }
         finally
         {

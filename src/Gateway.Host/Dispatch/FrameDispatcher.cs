@@ -241,6 +241,7 @@ internal sealed partial class FrameDispatcher
             }
         }
 
+        _status.AddHandled();
         if (_metrics.FrameLagEnabled)
         {
             _metrics.FrameCompleted(_socketName, _time.GetElapsedTime(envelope.Timestamp).TotalSeconds);

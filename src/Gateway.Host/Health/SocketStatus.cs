@@ -17,6 +17,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     private long _framesReceived;
     private long _framesSent;
     private long _framesDropped;
+    private long _framesHandled;
     private long _handlerErrors;
 
     public string Name { get; } = name;
@@ -43,6 +44,8 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     public long FramesReceived => Volatile.Read(ref _framesReceived);
 
     public long FramesDropped => Volatile.Read(ref _framesDropped);
+
+    public long FramesHandled => Volatile.Read(ref _framesHandled);
 
     public long HandlerErrors => Volatile.Read(ref _handlerErrors);
 
@@ -94,6 +97,9 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 
     public void AddSent() => Interlocked.Increment(ref _framesSent);
 
+    /// <summary>A frame went through all its handlers (failed or not). Written by the dispatcher only.</summary>
+    public void AddHandled() => Volatile.Write(ref _framesHandled, _framesHandled + 1);
+
     public void AddDropped() => Interlocked.Increment(ref _framesDropped);
 
     public void AddHandlerError() => Interlocked.Increment(ref _handlerErrors);
@@ -105,7 +111,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
             return new SocketStatusSnapshot(
                 Name, _state, _since, Protocol, Required, Url, _attempt,
                 _lastCloseStatus, _lastCloseDescription, _lastError, _lastHttpStatus,
-                FramesReceived, Volatile.Read(ref _framesSent), QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups);
+                FramesReceived, FramesHandled, Volatile.Read(ref _framesSent), QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups);
         }
     }
 }
@@ -124,6 +130,7 @@ internal sealed record SocketStatusSnapshot(
     string? LastError,
     int? LastHttpStatus,
     long FramesReceived,
+    long FramesHandled,
     long FramesSent,
     int QueueDepth,
     long FramesDropped,

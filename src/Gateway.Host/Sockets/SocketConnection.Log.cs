@@ -46,6 +46,9 @@ internal sealed partial class SocketConnection
         [LoggerMessage(113, LogLevel.Information, "Socket {SocketName}: reconnect requested.")]
         public static partial void ReconnectRequested(ILogger logger, string socketName);
 
+        [LoggerMessage(114, LogLevel.Information, "Socket {SocketName} stopped: {FramesReceived} frames received, {FramesHandled} handled, {FramesDropped} dropped, {HandlerErrors} handler errors.")]
+        public static partial void StopSummary(ILogger logger, string socketName, long framesReceived, long framesHandled, long framesDropped, long handlerErrors);
+
         [LoggerMessage(110, LogLevel.Warning, "Socket {SocketName}: TLS certificate validation is OFF for {Url} (DangerousAcceptAnyServerCertificate).")]
         public static partial void CertificateValidationDisabled(ILogger logger, string socketName, Uri url);
     }

@@ -111,6 +111,9 @@ internal sealed partial class SocketConnection
         await Dispatcher.CompleteAsync(Remaining(timeout, deadline)).ConfigureAwait(false);
         DropQueuedOnStop();
         SetState(SocketState.Stopped, 0);
+
+        // Every frame read is accounted for: handled by all handlers, or dropped (counted by reason).
+        Log.StopSummary(_logger, Name, Status.FramesReceived, Status.FramesHandled, Status.FramesDropped, Status.HandlerErrors);
         _abort.Dispose();
         _stopping.Dispose();
     }
@@ -360,6 +363,7 @@ internal sealed partial class SocketConnection
     private async Task<DisconnectReason> RejectOversizedAsync(ClientWebSocket socket, UpstreamConnection connection)
     {
         var sequence = ++_sequence;
+        Status.AddReceived();
         Status.AddDropped();
         _metrics.FrameDropped(Name, "too_large");
         Log.MessageTooBig(_logger, Name, connection.Number, sequence, Options.MaxMessageSize);
