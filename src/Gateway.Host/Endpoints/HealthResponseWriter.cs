@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Gateway.Host.Health;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -9,13 +8,6 @@ namespace Gateway.Host.Endpoints;
 /// <summary>Writes health results as JSON: overall status plus every socket's state and counters.</summary>
 internal static class HealthResponseWriter
 {
-    private static readonly JsonSerializerOptions s_options = new(JsonSerializerDefaults.Web)
-    {
-        WriteIndented = true,
-        Converters = { new JsonStringEnumConverter() },
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
     public static Task WriteAsync(HttpContext context, HealthReport report)
     {
         var tracker = context.RequestServices.GetRequiredService<SocketHealthTracker>();
@@ -26,6 +18,6 @@ internal static class HealthResponseWriter
             sockets = tracker.Snapshot(),
         };
         context.Response.ContentType = "application/json; charset=utf-8";
-        return context.Response.WriteAsync(JsonSerializer.Serialize(body, s_options), context.RequestAborted);
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body, SocketApiEndpoints.JsonOptions), context.RequestAborted);
     }
 }

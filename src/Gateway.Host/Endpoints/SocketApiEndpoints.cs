@@ -13,6 +13,7 @@ namespace Gateway.Host.Endpoints;
 /// <summary>The socket listing and send API (docs/api.md).</summary>
 internal static class SocketApiEndpoints
 {
+    /// <summary>The JSON shape of every gateway endpoint (health included): camelCase, enums as names, nulls left out.</summary>
     internal static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
     {
         Converters = { new JsonStringEnumConverter() },
