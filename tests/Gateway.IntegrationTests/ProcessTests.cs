@@ -159,6 +159,27 @@ public sealed class ProcessTests
     }
 
     [Fact]
+    public async Task Process_ProxyFromEnvironment_ConnectionGoesThroughTheProxy()
+    {
+        await using var server = await UpstreamServer.StartAsync(s => s.SendTextAsync("via proxy"));
+        await using var proxy = new Transport.TestProxy();
+        await using var gateway = GatewayProcess.Start(new()
+        {
+            ["Gateway__Sockets__demo__Enabled"] = "false",
+            ["Gateway__Sockets__feed__Url"] = server.Url().ToString(),
+            ["Gateway__Sockets__feed__Handlers__0"] = "file",
+            ["Gateway__Handlers__file__Directory"] = "{dir}",
+            ["HTTP_PROXY"] = proxy.Url.ToString(),
+            ["http_proxy"] = proxy.Url.ToString(),
+            ["NO_PROXY"] = string.Empty,
+            ["no_proxy"] = string.Empty,
+        });
+
+        await Eventually.TrueAsync(() => GatewayProcess.ReadLines(gateway.File("feed.jsonl")).Count == 1, "the frame arrived", s_startTimeout);
+        Assert.Contains(proxy.RequestLines, l => l.Contains($"127.0.0.1:{server.Port}", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Process_OtlpEndpointSet_PushesGatewayMetricsOverOtlpHttp()
     {
         await using var feed = await UpstreamServer.StartAsync(s => s.SendTextAsync("tick"));
