@@ -14,6 +14,9 @@ internal sealed class SocketHealthTracker
 
     public bool TryGet(string name, out SocketStatus status) => _sockets.TryGetValue(name, out status!);
 
+    /// <summary>The live statuses, unordered (for metric collection).</summary>
+    public ICollection<SocketStatus> Statuses() => _sockets.Values;
+
     public IReadOnlyList<SocketStatusSnapshot> Snapshot()
         => _sockets.Values.Select(s => s.Snapshot()).OrderBy(s => s.Name, StringComparer.Ordinal).ToList();
 }

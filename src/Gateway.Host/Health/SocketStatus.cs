@@ -18,6 +18,8 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     private long _framesSent;
     private long _framesDropped;
     private long _framesHandled;
+    private long _bytesReceived;
+    private long _bytesSent;
     private long _handlerErrors;
 
     public string Name { get; } = name;
@@ -46,6 +48,12 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     public long FramesDropped => Volatile.Read(ref _framesDropped);
 
     public long FramesHandled => Volatile.Read(ref _framesHandled);
+
+    public long FramesSent => Volatile.Read(ref _framesSent);
+
+    public long BytesReceived => Volatile.Read(ref _bytesReceived);
+
+    public long BytesSent => Volatile.Read(ref _bytesSent);
 
     public long HandlerErrors => Volatile.Read(ref _handlerErrors);
 
@@ -93,9 +101,18 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
         }
     }
 
-    public void AddReceived() => Volatile.Write(ref _framesReceived, _framesReceived + 1);
+    /// <summary>A message was read. Written by the socket's receive loop only, so no interlocked operation on the hot path.</summary>
+    public void AddReceived(int bytes)
+    {
+        Volatile.Write(ref _framesReceived, _framesReceived + 1);
+        Volatile.Write(ref _bytesReceived, _bytesReceived + bytes);
+    }
 
-    public void AddSent() => Interlocked.Increment(ref _framesSent);
+    public void AddSent(int bytes)
+    {
+        Interlocked.Increment(ref _framesSent);
+        Interlocked.Add(ref _bytesSent, bytes);
+    }
 
     /// <summary>A frame went through all its handlers (failed or not). Written by the dispatcher only.</summary>
     public void AddHandled() => Volatile.Write(ref _framesHandled, _framesHandled + 1);
@@ -111,7 +128,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
             return new SocketStatusSnapshot(
                 Name, _state, _since, Protocol, Required, Url, _attempt,
                 _lastCloseStatus, _lastCloseDescription, _lastError, _lastHttpStatus,
-                FramesReceived, FramesHandled, Volatile.Read(ref _framesSent), QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups);
+                FramesReceived, FramesHandled, FramesSent, QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups);
         }
     }
 }

@@ -15,10 +15,6 @@ internal sealed class GatewayMetrics
     // From 10 µs to 10 s: handlers are usually fast, lag can grow under backpressure.
     private static readonly double[] s_secondsBuckets = [0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10];
 
-    private readonly Counter<long> _framesReceived;
-    private readonly Counter<long> _bytesReceived;
-    private readonly Counter<long> _framesSent;
-    private readonly Counter<long> _bytesSent;
     private readonly Counter<long> _framesDropped;
     private readonly Counter<long> _outboundRejected;
     private readonly Counter<long> _outboundDropped;
@@ -33,14 +29,22 @@ internal sealed class GatewayMetrics
     public GatewayMetrics(IMeterFactory meterFactory, SocketHealthTracker tracker)
     {
         var meter = meterFactory.Create(MeterName);
-        _framesReceived = meter.CreateCounter<long>("gateway.frames.received", "{frame}", "Messages read from upstream sockets.");
-        _bytesReceived = meter.CreateCounter<long>("gateway.frames.received.size", "By", "Payload bytes read from upstream sockets.");
-        _framesSent = meter.CreateCounter<long>("gateway.frames.sent", "{frame}", "Messages written to upstream sockets.");
-        _bytesSent = meter.CreateCounter<long>("gateway.frames.sent.size", "By", "Payload bytes written to upstream sockets.");
+
+        // Per-frame counts are kept by each socket's status (for health anyway) and observed at
+        // collection time: the receive path pays no metric call per frame.
+        ObservableCounter("gateway.frames.received", "{frame}", "Messages read from upstream sockets.", s => s.FramesReceived);
+        ObservableCounter("gateway.frames.received.size", "By", "Payload bytes read from upstream sockets.", s => s.BytesReceived);
+        ObservableCounter("gateway.frames.handled", "{frame}", "Messages that went through all their handlers.", s => s.FramesHandled);
+        ObservableCounter("gateway.frames.sent", "{frame}", "Messages written to upstream sockets.", s => s.FramesSent);
+        ObservableCounter("gateway.frames.sent.size", "By", "Payload bytes written to upstream sockets.", s => s.BytesSent);
+
+        void ObservableCounter(string name, string unit, string description, Func<SocketStatus, long> read)
+            => meter.CreateObservableCounter(name, () => tracker.Statuses().Select(s => new Measurement<long>(read(s), new KeyValuePair<string, object?>(SocketTag, s.Name))), unit, description);
+
         _framesDropped = meter.CreateCounter<long>("gateway.frames.dropped", "{frame}", "Messages received but never handled, by reason.");
         _outboundRejected = meter.CreateCounter<long>("gateway.outbound.rejected", "{message}", "Sends refused at once, by reason (other than unknown socket).");
         _outboundDropped = meter.CreateCounter<long>("gateway.outbound.dropped", "{message}", "Accepted sends dropped before being written, by reason.");
-        meter.CreateObservableGauge("gateway.outbound.queue.depth", () => tracker.Snapshot().Select(s => new Measurement<long>(s.OutboundDepth, new KeyValuePair<string, object?>(SocketTag, s.Name))), "{message}", "Messages waiting to be written.");
+        meter.CreateObservableGauge("gateway.outbound.queue.depth", () => tracker.Statuses().Select(s => new Measurement<long>(s.OutboundDepth(), new KeyValuePair<string, object?>(SocketTag, s.Name))), "{message}", "Messages waiting to be written.");
         _activeConnections = meter.CreateUpDownCounter<long>("gateway.socket.active_connections", "{connection}", "Open upstream connections.");
         _connectionAttempts = meter.CreateCounter<long>("gateway.socket.connection_attempts", "{attempt}", "WebSocket connect attempts.");
         _connectionFailures = meter.CreateCounter<long>("gateway.socket.connection_failures", "{attempt}", "WebSocket connect attempts that failed.");
@@ -49,26 +53,7 @@ internal sealed class GatewayMetrics
         var seconds = new InstrumentAdvice<double> { HistogramBucketBoundaries = s_secondsBuckets };
         _handlerDuration = meter.CreateHistogram("gateway.handler.duration", "s", "Time a handler took for one frame.", tags: null, advice: seconds);
         _frameLag = meter.CreateHistogram("gateway.frame.lag", "s", "Time from reading a frame to its last handler completing.", tags: null, advice: seconds);
-        meter.CreateObservableGauge("gateway.queue.depth", () => tracker.Snapshot().Select(s => new Measurement<long>(s.QueueDepth, new KeyValuePair<string, object?>(SocketTag, s.Name))), "{frame}", "Frames waiting for handlers.");
-    }
-
-    public void FrameReceived(string socket, int bytes)
-    {
-        if (_framesReceived.Enabled)
-        {
-            _framesReceived.Add(1, new KeyValuePair<string, object?>(SocketTag, socket));
-        }
-
-        if (_bytesReceived.Enabled)
-        {
-            _bytesReceived.Add(bytes, new KeyValuePair<string, object?>(SocketTag, socket));
-        }
-    }
-
-    public void FrameSent(string socket, int bytes)
-    {
-        _framesSent.Add(1, new KeyValuePair<string, object?>(SocketTag, socket));
-        _bytesSent.Add(bytes, new KeyValuePair<string, object?>(SocketTag, socket));
+        meter.CreateObservableGauge("gateway.queue.depth", () => tracker.Statuses().Select(s => new Measurement<long>(s.QueueDepth(), new KeyValuePair<string, object?>(SocketTag, s.Name))), "{frame}", "Frames waiting for handlers.");
     }
 
     public void FrameDropped(string socket, string reason, long count = 1)

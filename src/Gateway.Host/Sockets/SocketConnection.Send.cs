@@ -179,8 +179,7 @@ internal sealed partial class SocketConnection
             _sendLock.Release();
         }
 
-        Status.AddSent();
-        _metrics.FrameSent(Name, payload.Length);
+        Status.AddSent(payload.Length);
     }
 
     private void DropQueuedOnStop()

@@ -338,8 +338,7 @@ internal sealed partial class SocketConnection
             _sizeHint = Math.Max(count, MinReceiveBuffer);
             var timestamp = _time.GetTimestamp();
             Volatile.Write(ref _lastReceived, timestamp);
-            Status.AddReceived();
-            _metrics.FrameReceived(Name, count);
+            Status.AddReceived(count);
             var envelope = FrameEnvelope.ForFrame(connection, buffer, count, kind, ++_sequence, _time.GetUtcNow(), timestamp);
             await Dispatcher.EnqueueAsync(envelope, token).ConfigureAwait(false);
         }
@@ -363,7 +362,7 @@ internal sealed partial class SocketConnection
     private async Task<DisconnectReason> RejectOversizedAsync(ClientWebSocket socket, UpstreamConnection connection)
     {
         var sequence = ++_sequence;
-        Status.AddReceived();
+        Status.AddReceived(Options.MaxMessageSize);
         Status.AddDropped();
         _metrics.FrameDropped(Name, "too_large");
         Log.MessageTooBig(_logger, Name, connection.Number, sequence, Options.MaxMessageSize);
