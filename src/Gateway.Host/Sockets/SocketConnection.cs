@@ -89,7 +89,7 @@ internal sealed partial class SocketConnection
     /// </summary>
     public async Task StopAsync(TimeSpan timeout)
     {
-        var deadline = _time.GetTimestamp();
+        var started = _time.GetTimestamp();
         SetState(SocketState.Stopping, 0);
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (Volatile.Read(ref _socket) is { } socket)
@@ -99,7 +99,7 @@ internal sealed partial class SocketConnection
 
         try
         {
-            await _run.WaitAsync(Remaining(timeout, deadline), _time).ConfigureAwait(false);
+            await _run.WaitAsync(Remaining(timeout, started), _time).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -108,7 +108,7 @@ internal sealed partial class SocketConnection
             await _run.ConfigureAwait(false);
         }
 
-        await Dispatcher.CompleteAsync(Remaining(timeout, deadline)).ConfigureAwait(false);
+        await Dispatcher.CompleteAsync(Remaining(timeout, started)).ConfigureAwait(false);
         DropQueuedOnStop();
         SetState(SocketState.Stopped, 0);
 
@@ -198,7 +198,7 @@ internal sealed partial class SocketConnection
             }
 
             var connectedAt = _time.GetTimestamp();
-            var reason = await RunConnectionAsync(socket, hasConnected).ConfigureAwait(false);
+            await RunConnectionAsync(socket, hasConnected).ConfigureAwait(false);
             hasConnected = true;
             if (_stopping.IsCancellationRequested)
             {
@@ -222,7 +222,7 @@ internal sealed partial class SocketConnection
         }
     }
 
-    private async Task<DisconnectReason> RunConnectionAsync(ClientWebSocket socket, bool isReconnect)
+    private async Task RunConnectionAsync(ClientWebSocket socket, bool isReconnect)
     {
         var connection = new UpstreamConnection(Name, ++_connectionNumber, _displayUrl, socket.SubProtocol, _time.GetUtcNow());
         _closedByGateway = null;
@@ -271,7 +271,6 @@ internal sealed partial class SocketConnection
         Log.Disconnected(_logger, Name, connection.Number, (int?)reason.CloseStatus, reason.CloseDescription, reason.ClosedByGateway, reason.Error?.Message);
         Dispatcher.Disconnected(connection, reason);
         socket.Dispose();
-        return reason;
     }
 
     private async Task SendOnConnectAsync(ClientWebSocket socket)
