@@ -9,6 +9,8 @@ namespace Gateway;
 /// </remarks>
 public sealed class UpstreamConnection
 {
+    private ConcurrentDictionary<string, object?>? _items;
+
     /// <summary>Creates a connection description.</summary>
     public UpstreamConnection(string socketName, long number, Uri url, string? subProtocol, DateTimeOffset connectedAt)
     {
@@ -37,5 +39,13 @@ public sealed class UpstreamConnection
     public DateTimeOffset ConnectedAt { get; }
 
     /// <summary>Per-connection state shared by the socket's handlers; reset on every new connection.</summary>
-    public ConcurrentDictionary<string, object?> Items { get; } = new(StringComparer.Ordinal);
+    /// <remarks>Created on first use, so connections whose handlers keep no state pay nothing for it.</remarks>
+    public ConcurrentDictionary<string, object?> Items
+    {
+        get
+        {
+            var items = Volatile.Read(ref _items);
+            return items ?? Interlocked.CompareExchange(ref _items, new(StringComparer.Ordinal), null) ?? _items;
+        }
+    }
 }

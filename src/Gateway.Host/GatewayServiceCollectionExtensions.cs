@@ -28,7 +28,6 @@ internal static class GatewayServiceCollectionExtensions
         services.AddOptions<FileHandlerOptions>().Bind(configuration.GetSection(FileHandlerOptions.SectionName));
         services.AddSingleton<GatewayOptionsValidator>();
 
-        services.AddSingleton<GatewayBufferPool>();
         services.AddSingleton<WebSocketConnector>();
         services.AddSingleton<SocketHealthTracker>();
         services.AddSingleton<GatewayMetrics>();

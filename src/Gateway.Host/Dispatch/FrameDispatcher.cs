@@ -19,7 +19,7 @@ internal sealed partial class FrameDispatcher
     private readonly string _socketName;
     private readonly Channel<FrameEnvelope> _channel;
     private readonly QueueFullMode _fullMode;
-    private readonly GatewayBufferPool _pool;
+    private readonly FrameBufferPool _pool;
     private readonly GatewayMetrics _metrics;
     private readonly SocketStatus _status;
     private readonly TimeProvider _time;
@@ -28,6 +28,7 @@ internal sealed partial class FrameDispatcher
     private readonly ErrorLogThrottle _dropLogThrottle = new();
     private volatile HandlerPipeline _pipeline;
     private Task _consumer = Task.CompletedTask;
+    private long _receivedAtLastTrim;
 
     // The connection whose OnConnected the handlers have seen and whose OnDisconnected they have not.
     private UpstreamConnection? _announced;
@@ -35,7 +36,7 @@ internal sealed partial class FrameDispatcher
     // The newest disconnect, kept in case a drop policy discards its queue item.
     private volatile DisconnectEvent? _lastDisconnect;
 
-    public FrameDispatcher(string socketName, QueueOptions queue, HandlerPipeline pipeline, GatewayBufferPool pool, GatewayMetrics metrics, SocketStatus status, TimeProvider time, ILogger logger)
+    public FrameDispatcher(string socketName, QueueOptions queue, HandlerPipeline pipeline, FrameBufferPool pool, GatewayMetrics metrics, SocketStatus status, TimeProvider time, ILogger logger)
     {
         _socketName = socketName;
         _fullMode = queue.FullMode;
@@ -48,8 +49,14 @@ internal sealed partial class FrameDispatcher
         var options = new BoundedChannelOptions(queue.Capacity)
         {
             SingleReader = true,
-            SingleWriter = false,
-            AllowSynchronousContinuations = false,
+
+            // Written by one socket's receive loop at a time (frames, then its Disconnected item).
+            SingleWriter = true,
+
+            // Under Wait, the reader's continuation may run on the receive loop's thread: no thread-pool
+            // hop per frame while the queue is empty, and the socket waits for its handlers anyway.
+            // Drop modes keep the hop, so that a busy handler never delays reading (the drop policy decides).
+            AllowSynchronousContinuations = queue.FullMode == QueueFullMode.Wait,
             FullMode = queue.FullMode switch
             {
                 QueueFullMode.DropOldest => BoundedChannelFullMode.DropOldest,
@@ -68,7 +75,8 @@ internal sealed partial class FrameDispatcher
     public void UpdateHandlers(HandlerPipeline pipeline) => _pipeline = pipeline;
 
     /// <summary>Queues a frame. Under <see cref="QueueFullMode.Wait"/> this waits for room, which stops the socket's reads.</summary>
-    public ValueTask EnqueueAsync(in FrameEnvelope envelope, CancellationToken cancellationToken)
+    /// <remarks>Takes no token (a cancellable wait allocates); <see cref="StopAccepting"/> ends a wait.</remarks>
+    public ValueTask EnqueueAsync(in FrameEnvelope envelope)
     {
         if (_fullMode != QueueFullMode.Wait)
         {
@@ -81,25 +89,42 @@ internal sealed partial class FrameDispatcher
             return ValueTask.CompletedTask;
         }
 
-        var writer = _channel.Writer;
-        return writer.TryWrite(envelope) ? ValueTask.CompletedTask : WaitAndWriteAsync(envelope, cancellationToken);
+        return _channel.Writer.TryWrite(envelope) ? ValueTask.CompletedTask : WaitAndWriteAsync(envelope);
     }
 
-    private async ValueTask WaitAndWriteAsync(FrameEnvelope envelope, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WaitAndWriteAsync(FrameEnvelope envelope)
     {
-        try
+        var writer = _channel.Writer;
+        while (await writer.WaitToWriteAsync().ConfigureAwait(false))
         {
-            await _channel.Writer.WriteAsync(envelope, cancellationToken).ConfigureAwait(false);
+            if (writer.TryWrite(envelope))
+            {
+                return;
+            }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
-        {
-            Discard(envelope, "stopped");
-            throw;
-        }
+
+        Discard(envelope, "stopped");
+        throw new OperationCanceledException("the socket's queue no longer accepts frames");
     }
 
-    public ValueTask ConnectedAsync(UpstreamConnection connection, CancellationToken cancellationToken)
-        => EnqueueAsync(FrameEnvelope.ForConnected(connection), cancellationToken);
+    /// <summary>Refuses further frames and wakes a receive loop waiting for room (hard stop).</summary>
+    public void StopAccepting() => _channel.Writer.TryComplete();
+
+    /// <summary>Releases pooled receive buffers when no frame arrived since the previous call.</summary>
+    public void TrimIfIdle()
+    {
+        var received = _status.FramesReceived;
+        if (received == _receivedAtLastTrim && _channel.Reader.Count == 0 && _pool.Retained > 0)
+        {
+            _pool.Trim();
+        }
+
+        _receivedAtLastTrim = received;
+    }
+
+    public ValueTask ConnectedAsync(UpstreamConnection connection)
+        => EnqueueAsync(FrameEnvelope.ForConnected(connection));
 
     /// <summary>Queues the end of a connection; never blocks, as handlers must learn of it even when the queue is full.</summary>
     public void Disconnected(UpstreamConnection connection, DisconnectReason reason)

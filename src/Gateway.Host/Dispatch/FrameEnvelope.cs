@@ -28,7 +28,7 @@ internal readonly struct FrameEnvelope
 
     public UpstreamConnection Connection { get; }
 
-    /// <summary>Rented from <see cref="Transport.GatewayBufferPool"/>; returned once the frame is handled or dropped.</summary>
+    /// <summary>Rented from <see cref="Transport.FrameBufferPool"/>; returned once the frame is handled or dropped.</summary>
     public byte[]? Buffer { get; }
 
     public int Length { get; }

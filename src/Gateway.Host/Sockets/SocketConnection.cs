@@ -17,12 +17,15 @@ namespace Gateway.Host.Sockets;
 internal sealed partial class SocketConnection
 {
     private const int MinReceiveBuffer = 256;
+
+    // Messages up to this size are read without parking first while they arrive back to back.
+    private const int BurstReadMax = 4096;
     private static readonly TimeSpan s_closeHandshakeTimeout = TimeSpan.FromSeconds(5);
 
     private readonly Uri _connectUrl;
     private readonly Uri _displayUrl;
     private readonly WebSocketConnector _connector;
-    private readonly GatewayBufferPool _pool;
+    private readonly FrameBufferPool _pool;
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -45,7 +48,7 @@ internal sealed partial class SocketConnection
     private int _sizeHint = MinReceiveBuffer;
     private int _reconnectNow;
 
-    public SocketConnection(string name, SocketOptions options, HandlerPipeline pipeline, IOutboundEncoder encoder, WebSocketConnector connector, GatewayBufferPool pool, GatewayMetrics metrics, TimeProvider time, ILoggerFactory loggerFactory, Task startGate)
+    public SocketConnection(string name, SocketOptions options, HandlerPipeline pipeline, IOutboundEncoder encoder, WebSocketConnector connector, GatewayMetrics metrics, TimeProvider time, ILoggerFactory loggerFactory, Task startGate)
     {
         _startGate = startGate;
         _encoder = encoder;
@@ -55,13 +58,13 @@ internal sealed partial class SocketConnection
         _connectUrl = UrlRedaction.WithoutUserInfo(options.Url!);
         _displayUrl = UrlRedaction.ForDisplay(options.Url!);
         _connector = connector;
-        _pool = pool;
+        _pool = new FrameBufferPool(maxRetainedPerSize: options.Queue.Capacity + 2);
         _metrics = metrics;
         _time = time;
         _logger = loggerFactory.CreateLogger<SocketConnection>();
         Status = new SocketStatus(name, options.Protocol.ToString(), options.Required, _displayUrl.ToString()) { Groups = options.Groups };
         Status.OutboundDepth = () => _outbound.Count;
-        Dispatcher = new FrameDispatcher(name, options.Queue, pipeline, pool, metrics, Status, time, loggerFactory.CreateLogger<FrameDispatcher>());
+        Dispatcher = new FrameDispatcher(name, options.Queue, pipeline, _pool, metrics, Status, time, loggerFactory.CreateLogger<FrameDispatcher>());
     }
 
     public string Name { get; }
@@ -103,8 +106,9 @@ internal sealed partial class SocketConnection
         }
         catch (TimeoutException)
         {
-            // The server did not answer the close in time: drop the connection.
+            // The server did not answer the close in time: drop the connection, and stop waiting for queue room.
             await _abort.CancelAsync().ConfigureAwait(false);
+            Dispatcher.StopAccepting();
             await _run.ConfigureAwait(false);
         }
 
@@ -248,7 +252,7 @@ internal sealed partial class SocketConnection
             SetState(SocketState.Ready, 0);
 
             // Handlers hear of the connection once sends work, so a connect hook can send.
-            await Dispatcher.ConnectedAsync(connection, _abort.Token).ConfigureAwait(false);
+            await Dispatcher.ConnectedAsync(connection).ConfigureAwait(false);
             reason = await ReceiveLoopAsync(socket, connection).ConfigureAwait(false);
         }
         catch (Exception ex)
@@ -286,24 +290,59 @@ internal sealed partial class SocketConnection
 
     private async Task<DisconnectReason> ReceiveLoopAsync(ClientWebSocket socket, UpstreamConnection connection)
     {
-        var token = _abort.Token;
+        // Reads take no token: a cancellable token costs a registration per call. Abort ends them instead.
+        using var abort = _abort.Token.UnsafeRegister(static s => ((WebSocket)s!).Abort(), socket);
         var limit = Options.MaxMessageSize + 1L;
+        var inBurst = false;
         while (true)
         {
-            // Park without a buffer until the next message starts (SignalR's WebSocketsTransport does the same).
-            var result = await socket.ReceiveAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
+            ValueWebSocketReceiveResult result;
+            byte[] buffer;
+            if (inBurst && _sizeHint <= BurstReadMax)
+            {
+                // The previous message was already buffered when we asked for it, so this one most likely
+                // is too: read it straight into a buffer (one call instead of two). If the burst ended
+                // just now, this read holds one small buffer until the next message.
+                buffer = _pool.Rent(_sizeHint);
+                var read = socket.ReceiveAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, limit)), CancellationToken.None);
+                inBurst = read.IsCompletedSuccessfully;
+                try
+                {
+                    result = await read.ConfigureAwait(false);
+                }
+                catch
+                {
+                    _pool.Return(buffer);
+                    throw;
+                }
+            }
+            else
+            {
+                // Park without a buffer until the next message starts (SignalR's WebSocketsTransport does the same).
+                var park = socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
+                inBurst = park.IsCompletedSuccessfully;
+                result = await park.ConfigureAwait(false);
+                buffer = _pool.Rent(result.EndOfMessage ? 1 : (int)Math.Min(_sizeHint, limit));
+            }
+
             if (result.MessageType == WebSocketMessageType.Close)
             {
+                _pool.Return(buffer);
                 return await OnCloseReceivedAsync(socket).ConfigureAwait(false);
             }
 
             var kind = result.MessageType == WebSocketMessageType.Text ? FrameKind.Text : FrameKind.Binary;
-            var buffer = _pool.Rent(result.EndOfMessage ? 1 : (int)Math.Min(_sizeHint, limit));
-            var count = 0;
+            var count = result.Count;
             try
             {
                 while (!result.EndOfMessage)
                 {
+                    if (count >= limit)
+                    {
+                        _pool.Return(buffer);
+                        return await RejectOversizedAsync(socket, connection).ConfigureAwait(false);
+                    }
+
                     if (count == buffer.Length)
                     {
                         var larger = _pool.Rent((int)Math.Min(buffer.Length * 2L, limit));
@@ -313,18 +352,12 @@ internal sealed partial class SocketConnection
                     }
 
                     var window = (int)Math.Min(buffer.Length, limit) - count;
-                    result = await socket.ReceiveAsync(buffer.AsMemory(count, window), token).ConfigureAwait(false);
+                    result = await socket.ReceiveAsync(buffer.AsMemory(count, window), CancellationToken.None).ConfigureAwait(false);
                     count += result.Count;
                     if (result.MessageType == WebSocketMessageType.Close)
                     {
                         _pool.Return(buffer);
                         return await OnCloseReceivedAsync(socket).ConfigureAwait(false);
-                    }
-
-                    if (count >= limit)
-                    {
-                        _pool.Return(buffer);
-                        return await RejectOversizedAsync(socket, connection).ConfigureAwait(false);
                     }
                 }
             }
@@ -334,12 +367,18 @@ internal sealed partial class SocketConnection
                 throw;
             }
 
+            if (count >= limit)
+            {
+                _pool.Return(buffer);
+                return await RejectOversizedAsync(socket, connection).ConfigureAwait(false);
+            }
+
             _sizeHint = Math.Max(count, MinReceiveBuffer);
             var timestamp = _time.GetTimestamp();
             Volatile.Write(ref _lastReceived, timestamp);
             Status.AddReceived(count);
             var envelope = FrameEnvelope.ForFrame(connection, buffer, count, kind, ++_sequence, _time.GetUtcNow(), timestamp);
-            await Dispatcher.EnqueueAsync(envelope, token).ConfigureAwait(false);
+            await Dispatcher.EnqueueAsync(envelope).ConfigureAwait(false);
         }
     }
 
@@ -421,8 +460,8 @@ internal sealed partial class SocketConnection
     {
         if (Options.Reconnect.MaxAttempts is { } max && attempt > max)
         {
-            SetState(SocketState.Stopped, attempt);
             Log.GaveUp(_logger, Name, max);
+            SetState(SocketState.Stopped, attempt);
             return false;
         }
 

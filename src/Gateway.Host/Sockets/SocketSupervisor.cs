@@ -26,7 +26,6 @@ internal sealed partial class SocketSupervisor : BackgroundService
     private readonly GatewayOptionsValidator _validator;
     private readonly IServiceProvider _services;
     private readonly WebSocketConnector _connector;
-    private readonly GatewayBufferPool _pool;
     private readonly GatewayMetrics _metrics;
     private readonly SocketHealthTracker _tracker;
     private readonly TimeProvider _time;
@@ -38,7 +37,7 @@ internal sealed partial class SocketSupervisor : BackgroundService
     private volatile GatewayOptions _applied = new();
     private IDisposable? _subscription;
 
-    public SocketSupervisor(IOptionsMonitor<GatewayOptions> monitor, GatewayOptionsValidator validator, IServiceProvider services, WebSocketConnector connector, GatewayBufferPool pool, GatewayMetrics metrics, SocketHealthTracker tracker, TimeProvider time, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
+    public SocketSupervisor(IOptionsMonitor<GatewayOptions> monitor, GatewayOptionsValidator validator, IServiceProvider services, WebSocketConnector connector, GatewayMetrics metrics, SocketHealthTracker tracker, TimeProvider time, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
     {
         // Sockets connect once the whole host is up (the demo socket's upstream is this host's own endpoint).
         lifetime.ApplicationStarted.Register(() => _hostStarted.TrySetResult());
@@ -46,7 +45,6 @@ internal sealed partial class SocketSupervisor : BackgroundService
         _validator = validator;
         _services = services;
         _connector = connector;
-        _pool = pool;
         _metrics = metrics;
         _tracker = tracker;
         _time = time;
@@ -200,7 +198,7 @@ internal sealed partial class SocketSupervisor : BackgroundService
     {
         var pipeline = new HandlerPipeline(_services, options.Handlers);
         var encoder = _services.GetRequiredKeyedService<IOutboundEncoder>(options.Outbound.Encoder);
-        var connection = new SocketConnection(name, options, pipeline, encoder, _connector, _pool, _metrics, _time, _loggerFactory, _hostStarted.Task);
+        var connection = new SocketConnection(name, options, pipeline, encoder, _connector, _metrics, _time, _loggerFactory, _hostStarted.Task);
         _connections[name] = connection;
         _tracker.Add(connection.Status);
         connection.Start();
@@ -222,7 +220,8 @@ internal sealed partial class SocketSupervisor : BackgroundService
         }
     }
 
-    // One timer for all sockets, rather than one per connection, checks NoMessageTimeout deadlines.
+    // One timer for all sockets, rather than one per connection, checks NoMessageTimeout deadlines
+    // and lets idle sockets release their receive buffers.
     private async Task RunWatchdogAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(s_watchdogInterval, _time);
@@ -234,6 +233,7 @@ internal sealed partial class SocketSupervisor : BackgroundService
                 foreach (var connection in _connections.Values)
                 {
                     connection.CheckSilence(now);
+                    connection.Dispatcher.TrimIfIdle();
                 }
             }
         }
