@@ -17,6 +17,9 @@ public sealed partial class MetricsEndpointTests
             for (var i = 0; i < 5; i++)
             {
                 await s.SendTextAsync("0123456789");
+
+                // Slower than one frame per FrameDispatcher.TimingInterval: every frame is timed.
+                await Task.Delay(5);
             }
 
             if (s.Number == 1)
@@ -37,11 +40,33 @@ public sealed partial class MetricsEndpointTests
         Assert.Equal(1, Value(text, "gateway_socket_reconnects_total", socket));
         Assert.Equal(1, Value(text, "gateway_socket_active_connections", socket));
         Assert.Equal(10, Value(text, "gateway_frame_lag_seconds_count", socket));
+        Assert.Equal(10, Value(text, "gateway_frames_handled_total", socket));
         Assert.Contains("# TYPE gateway_handler_duration_seconds histogram", text, StringComparison.Ordinal);
 
         // ASP.NET Core and runtime meters are exported too.
         Assert.Contains("# TYPE http_server_request_duration_seconds histogram", text, StringComparison.Ordinal);
         Assert.Contains("dotnet_gc_heap_total_allocated_bytes_total", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Metrics_BurstFasterThanTimingInterval_TimingsBoundedCountsExact()
+    {
+        var socket = "b" + Guid.NewGuid().ToString("N")[..8];
+        var burst = new byte[64];
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            for (var i = 0; i < 5000; i++)
+            {
+                await s.SendAsync(burst, WebSocketMessageType.Binary);
+            }
+        });
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket(socket, server.Url()));
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 5000, "the burst was handled");
+
+        var text = await gateway.Http.GetStringAsync("/metrics");
+
+        Assert.Equal(5000, Value(text, "gateway_frames_handled_total", socket));
+        Assert.InRange(Value(text, "gateway_frame_lag_seconds_count", socket), 1, 4999);
     }
 
     private static double Value(string text, string metric, string socket)
