@@ -19,7 +19,7 @@ internal sealed partial class SocketConnection
     private const int MinReceiveBuffer = 256;
 
     // Messages up to this size are read without parking first while they arrive back to back.
-    private const int BurstReadMax = 4096;
+    private const int BurstReadMax = 16 * 1024;
     private static readonly TimeSpan s_closeHandshakeTimeout = TimeSpan.FromSeconds(5);
 
     private readonly Uri _connectUrl;
