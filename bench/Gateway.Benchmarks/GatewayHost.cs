@@ -1,4 +1,5 @@
 using System.Globalization;
+using Gateway.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -90,29 +91,5 @@ internal sealed class GatewayHost : IAsyncDisposable
         }
 
         _host.Dispose();
-    }
-}
-
-/// <summary>An in-memory configuration source whose content can be replaced, raising a reload like a file change.</summary>
-internal sealed class ReloadableConfigurationSource : IConfigurationSource
-{
-    private readonly Provider _provider = new();
-
-    public ReloadableConfigurationSource(IDictionary<string, string?> initial) => _provider.Set(initial, raise: false);
-
-    public IConfigurationProvider Build(IConfigurationBuilder builder) => _provider;
-
-    public void Replace(IDictionary<string, string?> data) => _provider.Set(data, raise: true);
-
-    private sealed class Provider : ConfigurationProvider
-    {
-        public void Set(IDictionary<string, string?> data, bool raise)
-        {
-            Data = new Dictionary<string, string?>(data, StringComparer.OrdinalIgnoreCase);
-            if (raise)
-            {
-                OnReload();
-            }
-        }
     }
 }
