@@ -21,19 +21,23 @@ internal sealed class OutboundQueue(int capacity)
 
     public bool TryEnqueue(OutboundItem item) => _channel.Writer.TryWrite(item);
 
-    /// <summary>Completes every pending message with <paramref name="status"/>; returns those a caller was told were queued.</summary>
-    public int WithdrawAll(SendStatus status)
+    /// <summary>Completes every pending message with <paramref name="status"/>.</summary>
+    /// <returns>How many were withdrawn, and how many of those a caller was told were queued.</returns>
+    public (int Withdrawn, int ReportedQueued) WithdrawAll(SendStatus status)
     {
-        var reportedQueued = 0;
+        int withdrawn = 0, reportedQueued = 0;
         while (_channel.Reader.TryRead(out var item))
         {
-            if (item.TryWithdraw(status) && item.ReportedQueued)
+            // A message being written right now is no longer in the queue either: if its write fails,
+            // it must end with this status rather than wait for a queue it is not in.
+            if (item.TryWithdraw(status) || item.WithdrawAfterWrite(status))
             {
-                reportedQueued++;
+                withdrawn++;
+                reportedQueued += item.ReportedQueued ? 1 : 0;
             }
         }
 
-        return reportedQueued;
+        return (withdrawn, reportedQueued);
     }
 }
 
@@ -46,6 +50,7 @@ internal sealed class OutboundItem(byte[] payload, FrameKind kind, long enqueued
 
     private readonly TaskCompletionSource<SendStatus> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _state;
+    private object? _withdrawnWith; // a boxed SendStatus once WithdrawAfterWrite was asked
 
     public byte[] Payload { get; } = payload;
 
@@ -64,8 +69,28 @@ internal sealed class OutboundItem(byte[] payload, FrameKind kind, long enqueued
     /// <summary>The send loop takes the message for writing; fails if it was withdrawn.</summary>
     public bool TryClaim() => Interlocked.CompareExchange(ref _state, Writing, Pending) == Pending;
 
-    /// <summary>The write failed (connection lost): the message is pending again, still first in line.</summary>
-    public void Release() => Volatile.Write(ref _state, Pending);
+    /// <summary>The write failed (connection lost): the message is pending again, still first in line,
+    /// unless it was taken out of the queue meanwhile (<see cref="WithdrawAfterWrite"/>).</summary>
+    public void Release()
+    {
+        Interlocked.Exchange(ref _state, Pending);
+        if (Volatile.Read(ref _withdrawnWith) is SendStatus status)
+        {
+            TryWithdraw(status);
+        }
+    }
+
+    /// <summary>
+    /// For a message being written while its queue is emptied: if the write fails, end it with
+    /// <paramref name="status"/>. Returns true if it was (or will be) ended that way rather than written.
+    /// </summary>
+    public bool WithdrawAfterWrite(SendStatus status)
+    {
+        Interlocked.Exchange(ref _withdrawnWith, status);
+
+        // Released between the caller's TryWithdraw and the line above: withdraw it now.
+        return TryWithdraw(status) || Volatile.Read(ref _state) == Writing;
+    }
 
     public void CompleteWritten()
     {

@@ -4,11 +4,36 @@ using Gateway.Host.Configuration;
 
 namespace Gateway.Host.Sockets;
 
-/// <summary>The send side: one bounded outbound queue per socket, drained by one send loop per connection.</summary>
+/// <summary>
+/// The send side: one bounded outbound queue per socket, drained in order by one send loop at a time.
+/// Neither exists until needed: the queue is created by the first send, and the loop runs only while
+/// there is something to write, so an idle socket that never sends carries neither.
+/// </summary>
 internal sealed partial class SocketConnection
 {
-    // Set while a connection's send loop runs; completed when that connection is lost.
-    private volatile TaskCompletionSource? _connectionLost;
+    private OutboundQueue? _outbound;
+
+    // The open connection's send side; null while disconnected.
+    private volatile SendContext? _sending;
+
+    // 1 while a send loop runs: at most one at a time keeps messages in order.
+    private int _sendLoopRunning;
+    private Task _sendLoop = Task.CompletedTask;
+
+    private OutboundQueue Outbound
+    {
+        get
+        {
+            var queue = Volatile.Read(ref _outbound);
+            if (queue is null)
+            {
+                var created = new OutboundQueue(Options.Outbound.Capacity);
+                queue = Interlocked.CompareExchange(ref _outbound, created, null) ?? created;
+            }
+
+            return queue;
+        }
+    }
 
     /// <summary>
     /// Accepts a message: waits for its write while connected; while disconnected queues it
@@ -28,18 +53,24 @@ internal sealed partial class SocketConnection
             return SendStatus.TooLarge;
         }
 
-        var lost = _connectionLost;
+        var connected = _sending;
         var buffer = Options.Outbound.WhileDisconnected == OutboundPolicy.Buffer;
-        if (lost is null && !buffer)
+        if (connected is null && !buffer)
         {
             return SendStatus.NotConnected;
         }
 
         var item = new OutboundItem(payload, kind, _time.GetTimestamp());
-        if (!_outbound.TryEnqueue(item))
+        if (!Outbound.TryEnqueue(item))
         {
             _metrics.OutboundRejected(Name, "queue_full");
             return SendStatus.QueueFull;
+        }
+
+        // Read again: a connection that opened since the check above must not leave the message waiting.
+        if (_sending is { } now)
+        {
+            KickSendLoop(now);
         }
 
         if (waitForWrite)
@@ -54,10 +85,10 @@ internal sealed partial class SocketConnection
             }
         }
 
-        if (lost is not null)
+        if (connected is not null)
         {
             // Connected: report the write, or, if the connection drops first, what became of the message.
-            await Task.WhenAny(item.Completion, lost.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
+            await Task.WhenAny(item.Completion, connected.Lost.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
             if (item.Completion.IsCompleted)
             {
                 return item.Completion.Result;
@@ -85,83 +116,103 @@ internal sealed partial class SocketConnection
         return (output.WrittenSpan.ToArray(), kind);
     }
 
-    private Task StartSending(ClientWebSocket socket, CancellationToken connectionToken)
+    /// <summary>Sends become possible on this connection; what was queued while disconnected goes first.</summary>
+    private SendContext StartSending(ClientWebSocket socket, CancellationToken connectionToken)
     {
-        _connectionLost = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        return Task.Run(() => RunSendLoopAsync(socket, connectionToken), CancellationToken.None);
+        var context = new SendContext(socket, connectionToken);
+        _sending = context;
+        if (Volatile.Read(ref _outbound) is { Count: > 0 })
+        {
+            KickSendLoop(context);
+        }
+
+        return context;
     }
 
-    private async Task StopSendingAsync(CancellationTokenSource connectionScope, Task sending)
+    private async Task StopSendingAsync(CancellationTokenSource connectionScope, SendContext? context)
     {
-        var lost = _connectionLost;
-        _connectionLost = null;
+        _sending = null;
         await connectionScope.CancelAsync().ConfigureAwait(false);
-        await sending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        lost?.TrySetResult();
+        await Volatile.Read(ref _sendLoop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        context?.Lost.TrySetResult();
         if (Options.Outbound.WhileDisconnected == OutboundPolicy.Reject)
         {
             // Under Reject nothing waits for a reconnect; the waiting callers learn NotConnected.
-            _outbound.WithdrawAll(SendStatus.NotConnected);
+            Volatile.Read(ref _outbound)?.WithdrawAll(SendStatus.NotConnected);
         }
     }
 
-    /// <summary>Writes queued messages in order while the connection lasts; a message whose write fails stays first in line.</summary>
-    private async Task RunSendLoopAsync(ClientWebSocket socket, CancellationToken connectionToken)
+    private void KickSendLoop(SendContext context)
     {
-        var reader = _outbound.Reader;
-        var maxAge = Options.Outbound.MaxAge;
-        try
+        if (Interlocked.CompareExchange(ref _sendLoopRunning, 1, 0) == 0)
         {
-            while (await reader.WaitToReadAsync(connectionToken).ConfigureAwait(false))
-            {
-                while (reader.TryPeek(out var item))
-                {
-                    if (item.IsDone)
-                    {
-                        reader.TryRead(out _); // withdrawn by its sender
-                        continue;
-                    }
-
-                    if (_time.GetElapsedTime(item.EnqueuedAt) > maxAge)
-                    {
-                        reader.TryRead(out _);
-                        if (item.TryWithdraw(SendStatus.Expired))
-                        {
-                            _metrics.OutboundDropped(Name, "expired", 1);
-                            Log.OutboundExpired(_logger, Name, maxAge);
-                        }
-
-                        continue;
-                    }
-
-                    if (!item.TryClaim())
-                    {
-                        continue; // withdrawn just now; removed on the next pass
-                    }
-
-                    try
-                    {
-                        await WriteAsync(socket, item.Payload, item.Kind, connectionToken).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
-                    {
-                        item.Release();
-                        if (!connectionToken.IsCancellationRequested)
-                        {
-                            Log.SendFailed(_logger, Name, ex);
-                            socket.Abort(); // the receive loop notices and reconnects
-                        }
-
-                        return;
-                    }
-
-                    reader.TryRead(out _);
-                    item.CompleteWritten();
-                }
-            }
+            Volatile.Write(ref _sendLoop, Task.Run(() => RunSendLoopAsync(context), CancellationToken.None));
         }
-        catch (OperationCanceledException) when (connectionToken.IsCancellationRequested)
+    }
+
+    /// <summary>Writes queued messages in order until the queue is empty or the connection fails.</summary>
+    private async Task RunSendLoopAsync(SendContext context)
+    {
+        await DrainAsync(context).ConfigureAwait(false);
+        Volatile.Write(ref _sendLoopRunning, 0);
+
+        // A message queued after the queue looked empty, but before the flag was cleared, found the loop
+        // still running and did not start one: look once more. After a reconnect, this also hands over
+        // to the new connection what a stale loop found.
+        if (Volatile.Read(ref _outbound) is { Count: > 0 } && _sending is { } current && !current.Token.IsCancellationRequested)
         {
+            KickSendLoop(current);
+        }
+    }
+
+    private async Task DrainAsync(SendContext context)
+    {
+        var reader = Outbound.Reader;
+        var maxAge = Options.Outbound.MaxAge;
+        while (reader.TryPeek(out var item))
+        {
+            if (item.IsDone)
+            {
+                reader.TryRead(out _); // withdrawn by its sender
+                continue;
+            }
+
+            if (_time.GetElapsedTime(item.EnqueuedAt) > maxAge)
+            {
+                reader.TryRead(out _);
+                if (item.TryWithdraw(SendStatus.Expired))
+                {
+                    _metrics.OutboundDropped(Name, "expired", 1);
+                    Log.OutboundExpired(_logger, Name, maxAge);
+                }
+
+                continue;
+            }
+
+            if (!item.TryClaim())
+            {
+                continue; // withdrawn just now; removed on the next pass
+            }
+
+            try
+            {
+                await WriteAsync(context.Socket, item.Payload, item.Kind, context.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
+            {
+                // Still first in line: written after the next connect (Buffer) or withdrawn (Reject).
+                item.Release();
+                if (!context.Token.IsCancellationRequested)
+                {
+                    Log.SendFailed(_logger, Name, ex);
+                    context.Socket.Abort(); // the receive loop notices and reconnects
+                }
+
+                return;
+            }
+
+            reader.TryRead(out _);
+            item.CompleteWritten();
         }
     }
 
@@ -184,12 +235,26 @@ internal sealed partial class SocketConnection
 
     private void DropQueuedOnStop()
     {
-        var pending = _outbound.Count;
-        var reportedQueued = _outbound.WithdrawAll(SendStatus.Stopped);
-        if (pending > 0)
+        if (Volatile.Read(ref _outbound) is not { } queue)
         {
-            _metrics.OutboundDropped(Name, "stopped", pending);
-            Log.OutboundDroppedAtStop(_logger, Name, pending, reportedQueued);
+            return;
         }
+
+        var (withdrawn, reportedQueued) = queue.WithdrawAll(SendStatus.Stopped);
+        if (withdrawn > 0)
+        {
+            _metrics.OutboundDropped(Name, "stopped", withdrawn);
+            Log.OutboundDroppedAtStop(_logger, Name, withdrawn, reportedQueued);
+        }
+    }
+
+    /// <summary>One connection's means to write, and the signal that it is gone.</summary>
+    private sealed class SendContext(ClientWebSocket socket, CancellationToken token)
+    {
+        public ClientWebSocket Socket { get; } = socket;
+
+        public CancellationToken Token { get; } = token;
+
+        public TaskCompletionSource Lost { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

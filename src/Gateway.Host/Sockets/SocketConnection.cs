@@ -32,7 +32,6 @@ internal sealed partial class SocketConnection
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly Task _startGate;
     private readonly IOutboundEncoder _encoder;
-    private readonly OutboundQueue _outbound;
 
     // Cancels connect attempts and backoff waits at once; the receive loop instead ends through the close handshake.
     private readonly CancellationTokenSource _stopping = new();
@@ -52,7 +51,6 @@ internal sealed partial class SocketConnection
     {
         _startGate = startGate;
         _encoder = encoder;
-        _outbound = new OutboundQueue(options.Outbound.Capacity);
         Name = name;
         Options = options;
         _connectUrl = UrlRedaction.WithoutUserInfo(options.Url!);
@@ -63,7 +61,7 @@ internal sealed partial class SocketConnection
         _time = time;
         _logger = loggerFactory.CreateLogger<SocketConnection>();
         Status = new SocketStatus(name, options.Protocol.ToString(), options.Required, _displayUrl.ToString()) { Groups = options.Groups };
-        Status.OutboundDepth = () => _outbound.Count;
+        Status.OutboundDepth = () => Volatile.Read(ref _outbound)?.Count ?? 0;
         Dispatcher = new FrameDispatcher(name, options.Queue, pipeline, _pool, metrics, Status, time, loggerFactory.CreateLogger<FrameDispatcher>());
     }
 
@@ -235,7 +233,7 @@ internal sealed partial class SocketConnection
         _metrics.ConnectionOpened(Name, isReconnect);
         Log.Connected(_logger, Name, _displayUrl, connection.Number, socket.SubProtocol);
         DisconnectReason reason;
-        var sending = Task.CompletedTask;
+        SendContext? sending = null;
         using var connectionScope = new CancellationTokenSource();
         try
         {

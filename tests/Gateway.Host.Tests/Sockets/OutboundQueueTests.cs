@@ -1,0 +1,82 @@
+using Gateway.Host.Sockets;
+
+namespace Gateway.Host.Tests.Sockets;
+
+public sealed class OutboundQueueTests
+{
+    private static OutboundItem Item(bool reportedQueued = false) => new([1], FrameKind.Binary, 0) { ReportedQueued = reportedQueued };
+
+    [Fact]
+    public void TryEnqueue_BeyondCapacity_Fails()
+    {
+        var queue = new OutboundQueue(2);
+
+        Assert.True(queue.TryEnqueue(Item()));
+        Assert.True(queue.TryEnqueue(Item()));
+        Assert.False(queue.TryEnqueue(Item()));
+        Assert.Equal(2, queue.Count);
+    }
+
+    [Fact]
+    public async Task WithdrawAll_PendingItems_CompletedWithStatusAndCounted()
+    {
+        var queue = new OutboundQueue(4);
+        var queued = Item(reportedQueued: true);
+        var waiting = Item();
+        queue.TryEnqueue(queued);
+        queue.TryEnqueue(waiting);
+
+        var (withdrawn, reportedQueued) = queue.WithdrawAll(SendStatus.Stopped);
+
+        Assert.Equal((2, 1), (withdrawn, reportedQueued));
+        Assert.Equal(SendStatus.Stopped, await queued.Completion);
+        Assert.Equal(SendStatus.Stopped, await waiting.Completion);
+        Assert.Equal(0, queue.Count);
+    }
+
+    [Fact]
+    public async Task WithdrawAll_ItemBeingWrittenThenWriteFails_EndsWithStatusInsteadOfWaitingForever()
+    {
+        var queue = new OutboundQueue(4);
+        var item = Item(reportedQueued: true);
+        queue.TryEnqueue(item);
+        Assert.True(item.TryClaim());
+
+        var (withdrawn, _) = queue.WithdrawAll(SendStatus.NotConnected);
+        Assert.False(item.Completion.IsCompleted);
+        item.Release();
+
+        Assert.Equal(1, withdrawn);
+        Assert.Equal(SendStatus.NotConnected, await item.Completion);
+    }
+
+    [Fact]
+    public async Task WithdrawAll_ItemBeingWrittenThenWriteSucceeds_ReportsSent()
+    {
+        var queue = new OutboundQueue(4);
+        var item = Item();
+        queue.TryEnqueue(item);
+        Assert.True(item.TryClaim());
+
+        queue.WithdrawAll(SendStatus.Stopped);
+        item.CompleteWritten();
+
+        Assert.Equal(SendStatus.Sent, await item.Completion);
+    }
+
+    [Fact]
+    public async Task Release_WithoutWithdrawal_PendingAgainAndClaimableOnce()
+    {
+        var item = Item();
+        Assert.True(item.TryClaim());
+        Assert.False(item.TryWithdraw(SendStatus.Stopped));
+
+        item.Release();
+
+        Assert.False(item.Completion.IsCompleted);
+        Assert.True(item.TryClaim());
+        item.CompleteWritten();
+        Assert.Equal(SendStatus.Sent, await item.Completion);
+        Assert.False(item.TryClaim());
+    }
+}
