@@ -198,6 +198,50 @@ public sealed class OutboundTests
         Assert.Equal(2, metrics.Sum("gateway.outbound.dropped", ("gateway.socket", "a"), ("gateway.reason", "stopped")));
     }
 
+    [Fact]
+    public async Task Send_ManyConcurrentCallers_WrittenInCallOrderTextAndBinaryInterleaved()
+    {
+        await using var server = await UpstreamServer.StartIdleAsync();
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url()));
+        await Eventually.TrueAsync(() => gateway.Status("a").State == Gateway.Host.Health.SocketState.Ready, "ready");
+
+        // Started one after another without awaiting: each call is queued before it first yields.
+        var sends = Enumerable.Range(0, 300)
+            .Select(i => i % 3 == 0
+                ? gateway.Sender.SendBinaryAsync("a", BitConverter.GetBytes(i)).AsTask()
+                : gateway.Sender.SendTextAsync("a", i.ToString(System.Globalization.CultureInfo.InvariantCulture)).AsTask())
+            .ToList();
+        var results = await Task.WhenAll(sends);
+
+        Assert.All(results, r => Assert.Equal(SendStatus.Sent, r.Status));
+        await Eventually.TrueAsync(() => server.LastSession!.Received.Count == 300, "all arrived");
+        var received = server.LastSession!.Received.ToArray();
+        for (var i = 0; i < 300; i++)
+        {
+            var value = received[i].Type == WebSocketMessageType.Binary
+                ? BitConverter.ToInt32(received[i].Data)
+                : int.Parse(Encoding.UTF8.GetString(received[i].Data), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(i, value);
+        }
+    }
+
+    [Fact]
+    public async Task SendAndWait_SocketRemovedWhileQueued_CompletesWithStopped()
+    {
+        await using var server = await UpstreamServer.StartIdleAsync();
+        server.RejectHandshake = _ => 503;
+        var config = new TestConfig().Socket("a", server.Url());
+        await using var gateway = await GatewayTestHost.StartAsync(config);
+        await Eventually.TrueAsync(() => server.HandshakeHeaders.Count >= 1, "the first attempt was refused");
+        var waiting = gateway.Sender.SendAndWaitAsync("a", OutboundMessage.Text("never written")).AsTask();
+
+        await gateway.ReloadAsync(config.Without("a"));
+
+        Assert.Equal(SendStatus.Stopped, (await waiting.WaitAsync(TimeSpan.FromSeconds(10))).Status);
+        Assert.Equal(SendStatus.UnknownSocket, (await gateway.Sender.SendTextAsync("a", "gone")).Status);
+        Assert.Single(gateway.Logs.WithEventId(112));
+    }
+
     private sealed class ShoutingEncoder : IOutboundEncoder
     {
         public FrameKind Encode(object value, IBufferWriter<byte> output)
