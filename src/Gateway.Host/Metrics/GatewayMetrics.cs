@@ -9,6 +9,7 @@ internal sealed class GatewayMetrics
     public const string MeterName = "Gateway";
     public const string SocketTag = "gateway.socket";
     public const string HandlerTag = "gateway.handler";
+    public const string ProtocolTag = "gateway.protocol";
     public const string ReasonTag = "gateway.reason";
     public const string ErrorTypeTag = "error.type";
 
@@ -65,21 +66,23 @@ internal sealed class GatewayMetrics
     public void OutboundDropped(string socket, string reason, long count)
         => _outboundDropped.Add(count, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ReasonTag, reason));
 
-    public void ConnectionOpened(string socket, bool isReconnect)
+    public void ConnectionOpened(string socket, string protocol, bool isReconnect)
     {
-        _activeConnections.Add(1, new KeyValuePair<string, object?>(SocketTag, socket));
+        _activeConnections.Add(1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ProtocolTag, protocol));
         if (isReconnect)
         {
-            _reconnects.Add(1, new KeyValuePair<string, object?>(SocketTag, socket));
+            _reconnects.Add(1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ProtocolTag, protocol));
         }
     }
 
-    public void ConnectionClosed(string socket) => _activeConnections.Add(-1, new KeyValuePair<string, object?>(SocketTag, socket));
+    public void ConnectionClosed(string socket, string protocol)
+        => _activeConnections.Add(-1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ProtocolTag, protocol));
 
-    public void ConnectionAttempt(string socket) => _connectionAttempts.Add(1, new KeyValuePair<string, object?>(SocketTag, socket));
+    public void ConnectionAttempt(string socket, string protocol)
+        => _connectionAttempts.Add(1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ProtocolTag, protocol));
 
-    public void ConnectionFailed(string socket, string errorType)
-        => _connectionFailures.Add(1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ErrorTypeTag, errorType));
+    public void ConnectionFailed(string socket, string protocol, string errorType)
+        => _connectionFailures.Add(1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ProtocolTag, protocol), new KeyValuePair<string, object?>(ErrorTypeTag, errorType));
 
     public void HandlerFailed(string socket, string handler, Exception exception)
         => _handlerErrors.Add(1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(HandlerTag, handler), new KeyValuePair<string, object?>(ErrorTypeTag, exception.GetType().FullName));

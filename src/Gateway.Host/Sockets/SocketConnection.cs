@@ -175,7 +175,7 @@ internal sealed partial class SocketConnection
         while (!_stopping.IsCancellationRequested)
         {
             SetState(SocketState.Connecting, attempt);
-            _metrics.ConnectionAttempt(Name);
+            _metrics.ConnectionAttempt(Name, Status.Protocol);
             ClientWebSocket socket;
             try
             {
@@ -189,7 +189,7 @@ internal sealed partial class SocketConnection
             {
                 var failure = ex as ConnectException;
                 Status.RecordError(ex.Message, failure?.HttpStatus);
-                _metrics.ConnectionFailed(Name, failure?.ErrorType ?? ex.GetType().Name);
+                _metrics.ConnectionFailed(Name, Status.Protocol, failure?.ErrorType ?? ex.GetType().Name);
                 Log.ConnectFailed(_logger, Name, _displayUrl, failure?.HttpStatus, ex.Message);
                 if (!await WaitBeforeRetryAsync(++attempt).ConfigureAwait(false))
                 {
@@ -230,7 +230,7 @@ internal sealed partial class SocketConnection
         _closedByGateway = null;
         Volatile.Write(ref _lastReceived, _time.GetTimestamp());
         Status.RecordConnected();
-        _metrics.ConnectionOpened(Name, isReconnect);
+        _metrics.ConnectionOpened(Name, Status.Protocol, isReconnect);
         Log.Connected(_logger, Name, _displayUrl, connection.Number, socket.SubProtocol);
         DisconnectReason reason;
         SendContext? sending = null;
@@ -263,7 +263,7 @@ internal sealed partial class SocketConnection
             await StopSendingAsync(connectionScope, sending).ConfigureAwait(false);
         }
 
-        _metrics.ConnectionClosed(Name);
+        _metrics.ConnectionClosed(Name, Status.Protocol);
         Status.RecordClose((int?)reason.CloseStatus, reason.CloseDescription);
         if (reason.Error is { } error)
         {

@@ -43,6 +43,7 @@ public sealed partial class MetricsEndpointTests
         Assert.InRange(Value(text, "gateway_frame_lag_seconds_count", socket), 8, 10);
         Assert.Equal(10, Value(text, "gateway_frames_handled_total", socket));
         Assert.Contains("# TYPE gateway_handler_duration_seconds histogram", text, StringComparison.Ordinal);
+        Assert.Contains($"gateway_socket_active_connections{{gateway_protocol=\"Raw\",gateway_socket=\"{socket}\"}} 1", text, StringComparison.Ordinal);
 
         // ASP.NET Core and runtime meters are exported too.
         Assert.Contains("# TYPE http_server_request_duration_seconds histogram", text, StringComparison.Ordinal);
