@@ -9,18 +9,12 @@ namespace Gateway.Host.Configuration;
 /// e.g. <c>Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL</c>.
 /// </summary>
 /// <remarks>
-/// Not registered with the options system on purpose: a failed validation inside
+/// Deliberately not an <c>IValidateOptions</c>: a failed validation inside
 /// <see cref="IOptionsMonitor{TOptions}"/> would stop reload notifications. The supervisor calls it at
 /// start (failing startup) and on every reload (keeping the last good configuration).
 /// </remarks>
-internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedService keyedServices) : IValidateOptions<GatewayOptions>
+internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedService keyedServices)
 {
-    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
-    {
-        var errors = GetErrors(options);
-        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-    }
-
     public List<string> GetErrors(GatewayOptions options)
     {
         var errors = new List<string>(options.BindErrors);

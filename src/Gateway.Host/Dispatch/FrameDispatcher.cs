@@ -28,7 +28,7 @@ internal sealed partial class FrameDispatcher
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _abort = new();
-    private readonly ErrorLogThrottle _dropLogThrottle = new();
+    private readonly LogThrottle _dropLogThrottle = new();
     private readonly long _timingInterval;
     private volatile HandlerPipeline _pipeline;
     private Task _consumer = Task.CompletedTask;
@@ -73,8 +73,6 @@ internal sealed partial class FrameDispatcher
         _channel = Channel.CreateBounded<FrameEnvelope>(options, OnDropped);
         status.QueueDepth = () => _channel.Reader.Count;
     }
-
-    public int Depth => _channel.Reader.Count;
 
     public void Start() => _consumer = Task.Run(ConsumeAsync);
 

@@ -9,12 +9,12 @@ internal sealed class HandlerPipeline
     {
         Names = [.. names];
         Handlers = [.. names.Select(name => services.GetRequiredKeyedService<IFrameHandler>(name))];
-        Throttles = [.. names.Select(_ => new ErrorLogThrottle())];
+        Throttles = [.. names.Select(_ => new LogThrottle())];
     }
 
     public string[] Names { get; }
 
     public IFrameHandler[] Handlers { get; }
 
-    public ErrorLogThrottle[] Throttles { get; }
+    public LogThrottle[] Throttles { get; }
 }

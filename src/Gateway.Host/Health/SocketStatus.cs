@@ -38,11 +38,6 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 
     public IReadOnlyList<string> Groups { get; init; } = [];
 
-    public SocketState State
-    {
-        get { lock (_lock) { return _state; } }
-    }
-
     public long FramesReceived => Volatile.Read(ref _framesReceived);
 
     public long FramesDropped => Volatile.Read(ref _framesDropped);

@@ -445,29 +445,6 @@ public sealed class GatewayOptionsValidatorTests
     }
 
     [Fact]
-    public void Validate_Errors_FailsWithEveryMessage()
-    {
-        var socket = ValidSocket();
-        socket.Url = null;
-        socket.Handlers = [];
-
-        var result = _validator.Validate(null, With("a", socket));
-
-        Assert.True(result.Failed);
-        Assert.Equal(
-            ["Gateway:Sockets:a:Url: is required", "Gateway:Sockets:a:Handlers: at least one handler is required, so no frame goes unhandled"],
-            result.Failures);
-    }
-
-    [Fact]
-    public void Validate_ValidOptions_Succeeds()
-    {
-        var result = _validator.Validate(null, With("a", ValidSocket()));
-
-        Assert.True(result.Succeeded);
-    }
-
-    [Fact]
     public void GetErrors_BoundFromConfiguration_ReportsConfiguredKeys()
     {
         var configuration = new ConfigurationBuilder()

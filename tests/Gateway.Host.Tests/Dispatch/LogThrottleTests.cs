@@ -3,10 +3,10 @@ using Gateway.Testing;
 
 namespace Gateway.Host.Tests.Dispatch;
 
-public sealed class ErrorLogThrottleTests
+public sealed class LogThrottleTests
 {
     private readonly ManualTimeProvider _time = new();
-    private readonly ErrorLogThrottle _throttle = new();
+    private readonly LogThrottle _throttle = new();
 
     [Fact]
     public void ShouldLog_FirstError_LogsWithNothingSuppressed()
@@ -52,7 +52,7 @@ public sealed class ErrorLogThrottleTests
     public void ShouldLog_ExactlyOneIntervalLater_Logs()
     {
         _throttle.ShouldLog(_time, out _);
-        _time.Advance(ErrorLogThrottle.Interval - TimeSpan.FromTicks(1));
+        _time.Advance(LogThrottle.Interval - TimeSpan.FromTicks(1));
         Assert.False(_throttle.ShouldLog(_time, out _));
 
         _time.Advance(TimeSpan.FromTicks(1));
@@ -109,7 +109,7 @@ public sealed class ErrorLogThrottleTests
     [Fact]
     public void ShouldLog_SeparateInstances_ThrottleIndependently()
     {
-        var other = new ErrorLogThrottle();
+        var other = new LogThrottle();
         _throttle.ShouldLog(_time, out _);
 
         Assert.True(other.ShouldLog(_time, out _));

@@ -1,11 +1,11 @@
 namespace Gateway.Host.Dispatch;
 
 /// <summary>
-/// Lets a failing handler's first error through at once, then at most one log line per interval
-/// with the count of errors in between, so a handler that fails on every frame cannot flood the log.
-/// Every error is still counted in metrics.
+/// Lets the first of a repeating problem (a failing handler, a dropping queue) through at once, then at most one log line per interval
+/// with the count in between, so a problem that repeats on every frame cannot flood the log.
+/// Every occurrence is still counted in metrics.
 /// </summary>
-internal sealed class ErrorLogThrottle
+internal sealed class LogThrottle
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
 
