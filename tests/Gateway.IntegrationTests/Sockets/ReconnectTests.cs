@@ -109,6 +109,31 @@ public sealed class ReconnectTests
     }
 
     [Fact]
+    public async Task ResetAfter_ConnectionStayedUpLongEnough_BackoffStartsOverAtAttemptOne()
+    {
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            // Connections 1 and 2 flap; connection 3 stays up past ResetAfter before it closes.
+            if (s.Number == 3)
+            {
+                await Task.Delay(700);
+            }
+
+            if (s.Number <= 3)
+            {
+                await s.CloseAsync(WebSocketCloseStatus.NormalClosure);
+            }
+        });
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url(), ("Reconnect:ResetAfter", "00:00:00.400")));
+
+        await Eventually.TrueAsync(() => server.ConnectionCount == 4, "the fourth connection was made");
+        var attempts = gateway.Logs.WithEventId(104).Select(e => e.Message).Take(3).ToList();
+        Assert.Contains("(attempt 1)", attempts[0], StringComparison.Ordinal);
+        Assert.Contains("(attempt 2)", attempts[1], StringComparison.Ordinal);
+        Assert.Contains("(attempt 1)", attempts[2], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task MaxAttempts_Exhausted_SocketStopsAndSaysSo()
     {
         await using var server = await UpstreamServer.StartIdleAsync();
