@@ -5,9 +5,13 @@ using Gateway.Host.Health;
 using Gateway.Host.Metrics;
 using Gateway.Host.Sockets;
 using Gateway.Host.Transport;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -31,11 +35,9 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<WebSocketConnector>();
         services.AddSingleton<SocketHealthTracker>();
         services.AddSingleton<GatewayMetrics>();
-        services.AddSingleton<PrometheusExporter>();
-        services.AddSingleton<GatewayTelemetry>();
 
         // Registration order is start order: metrics listen before the first socket connects.
-        services.AddHostedService(sp => sp.GetRequiredService<GatewayTelemetry>());
+        services.AddGatewayTelemetry(configuration);
         services.AddSingleton<SocketSupervisor>();
         services.AddHostedService(sp => sp.GetRequiredService<SocketSupervisor>());
         services.AddSingleton<ISocketSender, SocketSender>();
@@ -56,5 +58,45 @@ internal static class GatewayServiceCollectionExtensions
             }
         });
         return services;
+    }
+
+    /// <summary>Health probes and metric scrapes: frequent, uninteresting requests that are neither traced nor logged at Information.</summary>
+    internal static bool IsScrapeOrProbe(PathString path)
+        => path.StartsWithSegments("/health", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/metrics", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// OpenTelemetry: the gateway's meter with ASP.NET Core's, the HTTP client's and the runtime's,
+    /// read by the Prometheus exporter (<c>/metrics</c>); with <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> set,
+    /// metrics and traces (a span per connection attempt, HTTP server and client spans) also go over
+    /// OTLP, configured by the standard <c>OTEL_*</c> variables.
+    /// </summary>
+    private static void AddGatewayTelemetry(this IServiceCollection services, IConfiguration configuration)
+    {
+        var otlp = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        var telemetry = services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource
+                .AddService(GatewayTelemetry.ServiceName, serviceVersion: typeof(GatewayTelemetry).Assembly.GetName().Version?.ToString())
+                .AddEnvironmentVariableDetector()) // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
+            .WithMetrics(metrics =>
+            {
+                metrics.AddMeter(GatewayMetrics.MeterName)
+                    .AddAspNetCoreInstrumentation()
+                    .AddHttpClientInstrumentation()
+                    .AddRuntimeInstrumentation()
+                    .AddPrometheusExporter();
+                if (otlp)
+                {
+                    metrics.AddOtlpExporter();
+                }
+            });
+        if (otlp)
+        {
+            // Without an exporter nobody listens, and starting a span costs nothing.
+            telemetry.WithTracing(tracing => tracing
+                .AddSource(GatewayTelemetry.ActivitySourceName)
+                .AddAspNetCoreInstrumentation(aspNetCore => aspNetCore.Filter = static context => !IsScrapeOrProbe(context.Request.Path))
+                .AddHttpClientInstrumentation()
+                .AddOtlpExporter());
+        }
     }
 }

@@ -8,10 +8,11 @@ var builder = WebApplication.CreateBuilder(new WebApplicationOptions
     // from anywhere else, the copy next to the binaries.
     ContentRootPath = File.Exists("appsettings.json") ? Directory.GetCurrentDirectory() : AppContext.BaseDirectory,
 });
-builder.Logging.AddGatewaySerilog(builder.Configuration, builder.Environment);
+builder.Services.AddGatewaySerilog(builder.Configuration, builder.Environment);
 builder.Services.AddGateway(builder.Configuration);
 
 var app = builder.Build();
+app.UseGatewayRequestLogging();
 app.UseWebSockets();
 app.MapGatewayEndpoints();
 try

@@ -88,8 +88,7 @@ public sealed class ProcessTests
 
         Assert.Equal(0, gateway.ExitCode);
         var summary = gateway.Output.Select(l => JsonDocument.Parse(l).RootElement)
-            .Single(e => e.GetProperty("Properties").TryGetProperty("EventId", out var id) && id.TryGetProperty("Id", out var value) && value.GetInt32() == 114)
-            .GetProperty("Properties");
+            .Single(e => e.TryGetProperty("EventId", out var id) && id.TryGetProperty("Id", out var value) && value.GetInt32() == 114);
         var received = summary.GetProperty("FramesReceived").GetInt64();
         var handled = summary.GetProperty("FramesHandled").GetInt64();
         var dropped = summary.GetProperty("FramesDropped").GetInt64();
@@ -153,9 +152,59 @@ public sealed class ProcessTests
             Assert.DoesNotContain("pw-", text, StringComparison.Ordinal);
         }
 
-        // Outside Development every log line is one JSON object.
-        Assert.All(gateway.Output, l => Assert.Equal(JsonValueKind.Object, JsonDocument.Parse(l).RootElement.ValueKind));
-        Assert.Contains(gateway.Output, l => JsonDocument.Parse(l).RootElement.TryGetProperty("RenderedMessage", out _));
+        // Outside Development every log line is one CLEF object.
+        Assert.All(gateway.Output, l => Assert.True(IsClef(l), l));
+    }
+
+    [Fact]
+    public async Task Process_Production_LogsAreClefWithRequestLogsAndProbesBelowInformation()
+    {
+        await using var server = await UpstreamServer.StartAsync(s => s.SendTextAsync("payload"));
+        await using var gateway = GatewayProcess.Start(new()
+        {
+            ["Gateway__Sockets__demo__Enabled"] = "false",
+            ["Gateway__Sockets__feed__Url"] = server.Url().ToString(),
+        });
+        await Eventually.TrueAsync(() => gateway.Get("/health/ready") == HttpStatusCode.OK, "the process is ready", s_startTimeout);
+        Assert.Equal(HttpStatusCode.OK, gateway.Get("/metrics"));
+        Assert.Equal(HttpStatusCode.OK, gateway.Get("/sockets"));
+        Assert.Equal(HttpStatusCode.NotFound, gateway.Get("/nothing-here"));
+
+        static bool IsRequestLog(JsonElement e, string path) => e.TryGetProperty("RequestPath", out var p) && p.GetString() == path && e.TryGetProperty("StatusCode", out _);
+        await Eventually.TrueAsync(() => Events(gateway).Any(e => IsRequestLog(e, "/nothing-here")), "the requests were logged", s_startTimeout);
+
+        Assert.All(gateway.Output, l => Assert.True(IsClef(l), l));
+        var events = Events(gateway);
+        var sockets = Assert.Single(events, e => IsRequestLog(e, "/sockets"));
+        Assert.Equal("HTTP {RequestMethod} {RequestPath} responded {StatusCode} in {Elapsed:0.0000} ms", sockets.GetProperty("@mt").GetString());
+        Assert.False(sockets.TryGetProperty("@l", out _)); // CLEF leaves Information out
+        Assert.Equal(200, sockets.GetProperty("StatusCode").GetInt32());
+        Assert.Equal("GET", sockets.GetProperty("RequestMethod").GetString());
+        Assert.Equal(404, Assert.Single(events, e => IsRequestLog(e, "/nothing-here")).GetProperty("StatusCode").GetInt32());
+
+        // Probes and scrapes are logged at Debug, below the default level.
+        Assert.DoesNotContain(events, e => IsRequestLog(e, "/health/ready") || IsRequestLog(e, "/metrics"));
+
+        // The gateway's own events keep their event ids and properties.
+        var connected = Assert.Single(events, e => e.TryGetProperty("EventId", out var id) && id.GetProperty("Id").GetInt32() == 101);
+        Assert.Equal("feed", connected.GetProperty("SocketName").GetString());
+        Assert.Equal("Gateway.Host.Sockets.SocketConnection", connected.GetProperty("SourceContext").GetString());
+    }
+
+    private static List<JsonElement> Events(GatewayProcess gateway) => [.. gateway.Output.Where(IsClef).Select(l => JsonDocument.Parse(l).RootElement)];
+
+    /// <summary>A Compact Log Event Format line: one JSON object with a timestamp and a message template.</summary>
+    private static bool IsClef(string line)
+    {
+        try
+        {
+            var root = JsonDocument.Parse(line).RootElement;
+            return root.ValueKind == JsonValueKind.Object && root.TryGetProperty("@t", out var t) && t.TryGetDateTimeOffset(out _) && root.TryGetProperty("@mt", out _);
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     [Fact]
@@ -180,7 +229,7 @@ public sealed class ProcessTests
     }
 
     [Fact]
-    public async Task Process_OtlpEndpointSet_PushesGatewayMetricsOverOtlpHttp()
+    public async Task Process_OtlpEndpointSet_PushesGatewayMetricsAndConnectSpansOverOtlpHttp()
     {
         await using var feed = await UpstreamServer.StartAsync(s => s.SendTextAsync("tick"));
         var bodies = new ConcurrentQueue<byte[]>();
@@ -188,13 +237,9 @@ public sealed class ProcessTests
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         await using var collector = builder.Build();
-        collector.MapPost("/v1/metrics", async (HttpRequest request) =>
-        {
-            using var body = new MemoryStream();
-            await request.Body.CopyToAsync(body);
-            bodies.Enqueue(body.ToArray());
-            return Results.Ok();
-        });
+        var traces = new ConcurrentQueue<byte[]>();
+        collector.MapPost("/v1/metrics", (HttpRequest request) => ReceiveAsync(request, bodies));
+        collector.MapPost("/v1/traces", (HttpRequest request) => ReceiveAsync(request, traces));
         await collector.StartAsync();
         await using var gateway = GatewayProcess.Start(new()
         {
@@ -203,6 +248,7 @@ public sealed class ProcessTests
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.Urls.First(),
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
             ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "200",
             ["OTEL_SERVICE_NAME"] = "gateway-under-test",
         });
 
@@ -211,5 +257,19 @@ public sealed class ProcessTests
             () => bodies.Any(b => Contains(b, "gateway.frames.received") && Contains(b, "otlpfeed")),
             "an OTLP export carried the gateway's frame counter for the socket", s_startTimeout);
         Assert.Contains(bodies, b => Contains(b, "gateway-under-test"));
+
+        // The connection attempt's span, with its outcome; the upgrade request carried its trace context.
+        await Eventually.TrueAsync(
+            () => traces.Any(b => Contains(b, "gateway.connect") && Contains(b, "otlpfeed") && Contains(b, "gateway.outcome") && Contains(b, "ready")),
+            "an OTLP export carried the connect span of the socket", s_startTimeout);
+        Assert.Contains("traceparent", feed.HandshakeHeaders.Last().Keys);
+    }
+
+    private static async Task<IResult> ReceiveAsync(HttpRequest request, ConcurrentQueue<byte[]> into)
+    {
+        using var body = new MemoryStream();
+        await request.Body.CopyToAsync(body);
+        into.Enqueue(body.ToArray());
+        return Results.Ok();
     }
 }

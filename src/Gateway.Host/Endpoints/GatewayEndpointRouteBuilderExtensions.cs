@@ -1,5 +1,4 @@
 using Gateway.Host.Endpoints;
-using Gateway.Host.Metrics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
@@ -14,7 +13,7 @@ internal static class GatewayEndpointRouteBuilderExtensions
         // Liveness runs no check: the process answering is the signal.
         endpoints.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = _ => false, ResponseWriter = HealthResponseWriter.WriteAsync });
         endpoints.MapHealthChecks("/health/ready", new HealthCheckOptions { ResponseWriter = HealthResponseWriter.WriteAsync });
-        endpoints.MapGet("/metrics", static (PrometheusExporter exporter) => Results.Text(exporter.Scrape(), PrometheusExporter.ContentType));
+        endpoints.MapPrometheusScrapingEndpoint("/metrics");
         endpoints.Map(DemoFeedEndpoint.Path, DemoFeedEndpoint.HandleAsync);
         endpoints.MapSocketApi();
         return endpoints;

@@ -1,55 +1,90 @@
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Hosting;
-using OpenTelemetry;
-using OpenTelemetry.Metrics;
+using System.Diagnostics;
 
 namespace Gateway.Host.Metrics;
 
 /// <summary>
-/// Owns the OpenTelemetry <see cref="MeterProvider"/> for the host's lifetime (wired by hand:
-/// OpenTelemetry.Extensions.Hosting is not in our package source). Always feeds <c>/metrics</c>;
-/// also pushes OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set.
+/// The gateway's traces: one <see cref="ActivitySource"/>, one span per connection attempt that
+/// covers the HTTP upgrade and the handshake and ends with the attempt's outcome.
 /// </summary>
-internal sealed class GatewayTelemetry(PrometheusExporter prometheus, IConfiguration configuration) : IHostedService, IDisposable
+internal static class GatewayTelemetry
 {
-    /// <summary>The meters exported: the gateway's own, ASP.NET Core's, and the .NET runtime's.</summary>
-    public static readonly string[] MeterNames =
-    [
-        GatewayMetrics.MeterName,
-        "Microsoft.AspNetCore.Hosting",
-        "Microsoft.AspNetCore.Server.Kestrel",
-        "Microsoft.AspNetCore.Http.Connections",
-        "Microsoft.AspNetCore.Diagnostics",
-        "System.Runtime",
-        "System.Net.Http",
-        "System.Net.NameResolution",
-    ];
+    public const string ServiceName = "gateway";
+    public const string ActivitySourceName = "Gateway";
+    public const string ConnectActivityName = "gateway.connect";
 
-    private MeterProvider? _provider;
+    public const string OutcomeTag = "gateway.outcome";
 
-    public bool OtlpEnabled { get; private set; }
+    public static readonly ActivitySource ActivitySource = new(ActivitySourceName, typeof(GatewayTelemetry).Assembly.GetName().Version?.ToString());
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>Starts the span of one connection attempt, as a trace of its own; <see langword="null"/> when nobody listens.</summary>
+    public static Activity? StartConnectAttempt(string socket, string protocol, Uri displayUrl, int attempt)
     {
-        var builder = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(MeterNames)
-            .AddReader(prometheus.Reader);
-        OtlpEnabled = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
-        if (OtlpEnabled)
+        // A worker's attempts follow each other on one async flow: never make one the child of the last.
+        Activity.Current = null;
+        var activity = ActivitySource.StartActivity(ConnectActivityName, ActivityKind.Client);
+        if (activity is { IsAllDataRequested: true })
         {
-            // Endpoint, protocol, headers and interval come from the standard OTEL_* variables.
-            builder.AddOtlpExporter();
+            activity.SetTag(GatewayMetrics.SocketTag, socket);
+            activity.SetTag(GatewayMetrics.ProtocolTag, protocol);
+            activity.SetTag("url.full", displayUrl.ToString());
+            activity.SetTag("server.address", displayUrl.Host);
+            activity.SetTag("server.port", displayUrl.Port);
+            activity.SetTag("gateway.attempt", attempt);
         }
 
-        _provider = builder.Build();
-        return Task.CompletedTask;
+        return activity;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>The HTTP upgrade succeeded; the protocol handshake follows.</summary>
+    public static void Upgraded(Activity? activity, long connection, string? subProtocol)
     {
-        _provider?.ForceFlush(timeoutMilliseconds: 5000);
-        return Task.CompletedTask;
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag("gateway.connection", connection);
+            activity.SetTag("gateway.subprotocol", subProtocol);
+            activity.AddEvent(new ActivityEvent("upgraded"));
+        }
     }
 
-    public void Dispose() => _provider?.Dispose();
+    /// <summary>The handshake is done and the socket is ready: the span ends successfully.</summary>
+    public static void Ready(Activity? activity) => End(activity, "ready", ActivityStatusCode.Ok);
+
+    /// <summary>The gateway was stopped before the attempt finished.</summary>
+    public static void Stopped(Activity? activity) => End(activity, "stopped", ActivityStatusCode.Unset);
+
+    /// <summary>The attempt failed, during the upgrade (with the HTTP status when the server refused it) or the handshake.</summary>
+    public static void Failed(Activity? activity, Exception exception, string errorType, int? httpStatus)
+    {
+        if (activity is null || activity.IsStopped)
+        {
+            return;
+        }
+
+        activity.SetTag("error.type", errorType);
+        if (httpStatus is { } status)
+        {
+            activity.SetTag("http.response.status_code", status);
+        }
+
+        activity.AddException(exception);
+        activity.SetStatus(ActivityStatusCode.Error, exception.Message);
+        End(activity, "failed", ActivityStatusCode.Error);
+    }
+
+    private static void End(Activity? activity, string outcome, ActivityStatusCode status)
+    {
+        if (activity is null || activity.IsStopped)
+        {
+            return;
+        }
+
+        activity.SetTag(OutcomeTag, outcome);
+        if (status != ActivityStatusCode.Error)
+        {
+            activity.SetStatus(status);
+        }
+
+        // Stopping also clears Activity.Current on this flow: what follows (sends, the receive loop) is not part of the attempt.
+        activity.Stop();
+    }
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text;
 using Gateway.Host.Configuration;
@@ -176,6 +177,7 @@ internal sealed partial class SocketConnection
         {
             SetState(SocketState.Connecting, attempt);
             _metrics.ConnectionAttempt(Name, Status.Protocol);
+            using var span = GatewayTelemetry.StartConnectAttempt(Name, Status.Protocol, _displayUrl, attempt);
             ClientWebSocket socket;
             try
             {
@@ -183,13 +185,16 @@ internal sealed partial class SocketConnection
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
+                GatewayTelemetry.Stopped(span);
                 break;
             }
             catch (Exception ex)
             {
                 var failure = ex as ConnectException;
+                var errorType = failure?.ErrorType ?? ex.GetType().Name;
                 Status.RecordError(ex.Message, failure?.HttpStatus);
-                _metrics.ConnectionFailed(Name, Status.Protocol, failure?.ErrorType ?? ex.GetType().Name);
+                _metrics.ConnectionFailed(Name, Status.Protocol, errorType);
+                GatewayTelemetry.Failed(span, ex, errorType, failure?.HttpStatus);
                 Log.ConnectFailed(_logger, Name, _displayUrl, failure?.HttpStatus, ex.Message);
                 if (!await WaitBeforeRetryAsync(++attempt).ConfigureAwait(false))
                 {
@@ -200,7 +205,10 @@ internal sealed partial class SocketConnection
             }
 
             var connectedAt = _time.GetTimestamp();
-            await RunConnectionAsync(socket, hasConnected).ConfigureAwait(false);
+            await RunConnectionAsync(socket, hasConnected, span).ConfigureAwait(false);
+
+            // The span ended inside RunConnectionAsync, whose flow does not reach back here.
+            Activity.Current = null;
             hasConnected = true;
             if (_stopping.IsCancellationRequested)
             {
@@ -224,9 +232,10 @@ internal sealed partial class SocketConnection
         }
     }
 
-    private async Task RunConnectionAsync(ClientWebSocket socket, bool isReconnect)
+    private async Task RunConnectionAsync(ClientWebSocket socket, bool isReconnect, Activity? span)
     {
         var connection = new UpstreamConnection(Name, ++_connectionNumber, _displayUrl, socket.SubProtocol, _time.GetUtcNow());
+        GatewayTelemetry.Upgraded(span, connection.Number, socket.SubProtocol);
         _closedByGateway = null;
         Volatile.Write(ref _lastReceived, _time.GetTimestamp());
         Status.RecordConnected();
@@ -246,6 +255,7 @@ internal sealed partial class SocketConnection
 
             // Static OnConnect messages first, then what was queued while disconnected, then live sends.
             await SendOnConnectAsync(socket).ConfigureAwait(false);
+            GatewayTelemetry.Ready(span);
             sending = StartSending(socket, connectionScope.Token);
             SetState(SocketState.Ready, 0);
 
@@ -256,6 +266,7 @@ internal sealed partial class SocketConnection
         catch (Exception ex)
         {
             reason = _closedByGateway ?? new DisconnectReason(null, null, ex, ClosedByGateway: _abort.IsCancellationRequested);
+            GatewayTelemetry.Failed(span, ex, "handshake", null);
         }
         finally
         {
