@@ -3,7 +3,7 @@ using Microsoft.Extensions.Configuration;
 
 namespace Gateway.Host.Tests.Configuration;
 
-public sealed class SocketOptionsDiffTests
+public sealed partial class SocketOptionsDiffTests
 {
     private static SocketOptions Socket(string url = "wss://feed.example.com/a", bool enabled = true, params string[] handlers)
         => new()

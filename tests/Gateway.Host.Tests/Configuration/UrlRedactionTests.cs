@@ -2,7 +2,7 @@ using Gateway.Host.Configuration;
 
 namespace Gateway.Host.Tests.Configuration;
 
-public sealed class UrlRedactionTests
+public sealed partial class UrlRedactionTests
 {
     [Fact]
     public void ForDisplay_UserInfoAndQuery_DropsUserInfoAndRedactsQuery()

@@ -1,11 +1,11 @@
 using Gateway.Host.Dispatch;
-using Gateway.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Gateway.Host.Tests.Dispatch;
 
 public sealed class LogThrottleTests
 {
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
     private readonly LogThrottle _throttle = new();
 
     [Fact]

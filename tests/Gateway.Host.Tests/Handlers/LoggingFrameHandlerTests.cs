@@ -2,6 +2,7 @@ using System.Text;
 using Gateway.Host.Handlers;
 using Gateway.Testing;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Gateway.Host.Tests.Handlers;
 
@@ -84,8 +85,9 @@ public sealed class LoggingFrameHandlerTests
     [Fact]
     public async Task HandleAsync_TextFrame_LogsEvent500WithPreview()
     {
-        using var logs = new TestLoggerProvider();
-        using var factory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Information));
+        var logs = new FakeLogCollector();
+        using var provider = new FakeLoggerProvider(logs);
+        using var factory = LoggerFactory.Create(b => b.AddProvider(provider).SetMinimumLevel(LogLevel.Information));
         var handler = new LoggingFrameHandler(factory.CreateLogger<LoggingFrameHandler>());
 
         await handler.HandleAsync(TextFrame("hello", seq: 7), TestContext.Current.CancellationToken);
@@ -98,12 +100,13 @@ public sealed class LoggingFrameHandlerTests
     [Fact]
     public async Task HandleAsync_InformationDisabled_LogsNothing()
     {
-        using var logs = new TestLoggerProvider();
-        using var factory = LoggerFactory.Create(b => b.AddProvider(logs).SetMinimumLevel(LogLevel.Warning));
+        var logs = new FakeLogCollector();
+        using var provider = new FakeLoggerProvider(logs);
+        using var factory = LoggerFactory.Create(b => b.AddProvider(provider).SetMinimumLevel(LogLevel.Warning));
         var handler = new LoggingFrameHandler(factory.CreateLogger<LoggingFrameHandler>());
 
         await handler.HandleAsync(TextFrame("hello"), TestContext.Current.CancellationToken);
 
-        Assert.Empty(logs.Entries);
+        Assert.Empty(logs.GetSnapshot());
     }
 }

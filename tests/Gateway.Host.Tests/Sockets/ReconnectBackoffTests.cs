@@ -3,7 +3,7 @@ using Gateway.Host.Sockets;
 
 namespace Gateway.Host.Tests.Sockets;
 
-public sealed class ReconnectBackoffTests
+public sealed partial class ReconnectBackoffTests
 {
     // The largest double below 1: the top of the [0, 1) range Random.NextDouble returns.
     private static readonly double s_almostOne = Math.BitDecrement(1.0);

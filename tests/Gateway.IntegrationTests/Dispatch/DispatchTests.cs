@@ -1,5 +1,7 @@
 using Gateway.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Tag = System.Collections.Generic.KeyValuePair<string, object?>;
 
 namespace Gateway.IntegrationTests.Dispatch;
 
@@ -17,14 +19,16 @@ public sealed class DispatchTests
             await s.SendTextAsync("boom four");
             await s.SendTextAsync("five");
         });
-        using var metrics = new MetricCollector("Gateway");
-        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url(),
+        await using var gateway = GatewayTestHost.Create(new TestConfig().Socket("a", server.Url(),
             ("Handlers:0", ThrowingFrameHandler.Name), ("Handlers:1", RecordingFrameHandler.Name)));
+        using var handlerErrors = gateway.CollectMetric<long>("gateway.handler.errors");
+        await gateway.StartAsync();
 
         await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 5, "the second handler saw every frame");
         Assert.Equal(["one", "boom two", "three", "boom four", "five"], gateway.Recorder.Frames.Select(f => f.Text));
         Assert.Equal(2, gateway.Status("a").HandlerErrors);
-        Assert.Equal(2, metrics.Sum("gateway.handler.errors", ("gateway.socket", "a"), ("gateway.handler", "throw")));
+        var measured = handlerErrors.GetMeasurementSnapshot().ContainsTags(new Tag("gateway.socket", "a"), new Tag("gateway.handler", "throw"));
+        Assert.Equal(2, measured.EvaluateAsCounter());
 
         // The first failure is logged with handler, socket and frame; the second within 10 s is only counted.
         var logged = Assert.Single(gateway.Logs.WithEventId(300));
@@ -99,7 +103,7 @@ public sealed class DispatchTests
         Assert.Equal(17, metrics);
     }
 
-    private static async Task<(string[] Frames, long Dropped, double DropMetric)> RunBlockedQueueAsync(string mode)
+    private static async Task<(string[] Frames, long Dropped, long DropMetric)> RunBlockedQueueAsync(string mode)
     {
         var allSent = new TaskCompletionSource();
         await using var server = await UpstreamServer.StartAsync(async s =>
@@ -113,10 +117,11 @@ public sealed class DispatchTests
 
             await s.SendTextAsync("done");
         });
-        using var metrics = new MetricCollector("Gateway");
-        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url(),
+        await using var gateway = GatewayTestHost.Create(new TestConfig().Socket("a", server.Url(),
             ("Queue:Capacity", "3"), ("Queue:FullMode", mode), ("Handlers:0", "blocking"), ("Handlers:1", RecordingFrameHandler.Name)),
             services => services.AddFrameHandler<BlockingFrameHandler>("blocking"));
+        using var framesDropped = gateway.CollectMetric<long>("gateway.frames.dropped");
+        await gateway.StartAsync();
         var blocking = gateway.Services.GetRequiredService<BlockingFrameHandler>();
         await blocking.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
         allSent.SetResult();
@@ -125,7 +130,8 @@ public sealed class DispatchTests
         await Eventually.TrueAsync(() => gateway.Status("a").QueueDepth == 0 && gateway.Recorder.Frames.Count == 4, "the queue drained");
         var texts = gateway.Recorder.Frames.Select(f => f.Text).ToArray();
         var status = gateway.Status("a");
-        return (texts, status.FramesDropped, metrics.Sum("gateway.frames.dropped", ("gateway.socket", "a"), ("gateway.reason", "queue_full")));
+        var measured = framesDropped.GetMeasurementSnapshot().ContainsTags(new Tag("gateway.socket", "a"), new Tag("gateway.reason", "queue_full"));
+        return (texts, status.FramesDropped, measured.EvaluateAsCounter());
     }
 
     [Fact]

@@ -27,7 +27,7 @@ public sealed class HandshakeAndSendTests
 
         // Credentials and query values never reach logs or health output.
         var json = await gateway.Http.GetStringAsync("/health/ready");
-        foreach (var text in gateway.Logs.Entries.Select(e => e.Message).Append(json))
+        foreach (var text in gateway.Logs.GetSnapshot().Select(e => e.Message).Append(json))
         {
             Assert.DoesNotContain("s3cret-pw", text, StringComparison.Ordinal);
             Assert.DoesNotContain("tok-123", text, StringComparison.Ordinal);

@@ -3,6 +3,8 @@ using System.Net.WebSockets;
 using System.Text;
 using Gateway.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Tag = System.Collections.Generic.KeyValuePair<string, object?>;
 
 namespace Gateway.IntegrationTests.Sockets;
 
@@ -62,14 +64,16 @@ public sealed class OutboundTests
     {
         await using var server = await UpstreamServer.StartIdleAsync();
         server.RejectHandshake = _ => 503;
-        using var metrics = new MetricCollector("Gateway");
-        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url(), ("Outbound:Capacity", "2")));
+        await using var gateway = GatewayTestHost.Create(new TestConfig().Socket("a", server.Url(), ("Outbound:Capacity", "2")));
+        using var outboundRejected = gateway.CollectMetric<long>("gateway.outbound.rejected");
+        await gateway.StartAsync();
         await Eventually.TrueAsync(() => server.HandshakeHeaders.Count >= 1, "the first attempt was refused");
 
         Assert.Equal(SendStatus.Queued, (await gateway.Sender.SendTextAsync("a", "1")).Status);
         Assert.Equal(SendStatus.Queued, (await gateway.Sender.SendTextAsync("a", "2")).Status);
         Assert.Equal(SendStatus.QueueFull, (await gateway.Sender.SendTextAsync("a", "3")).Status);
-        Assert.Equal(1, metrics.Sum("gateway.outbound.rejected", ("gateway.socket", "a"), ("gateway.reason", "queue_full")));
+        var measured = outboundRejected.GetMeasurementSnapshot().ContainsTags(new Tag("gateway.socket", "a"), new Tag("gateway.reason", "queue_full"));
+        Assert.Equal(1, measured.EvaluateAsCounter());
     }
 
     [Fact]
@@ -77,8 +81,9 @@ public sealed class OutboundTests
     {
         await using var server = await UpstreamServer.StartIdleAsync();
         server.RejectHandshake = _ => 503;
-        using var metrics = new MetricCollector("Gateway");
-        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url(), ("Outbound:MaxAge", "00:00:00.300")));
+        await using var gateway = GatewayTestHost.Create(new TestConfig().Socket("a", server.Url(), ("Outbound:MaxAge", "00:00:00.300")));
+        using var outboundDropped = gateway.CollectMetric<long>("gateway.outbound.dropped");
+        await gateway.StartAsync();
         await Eventually.TrueAsync(() => server.HandshakeHeaders.Count >= 1, "the first attempt was refused");
 
         Assert.Equal(SendStatus.Queued, (await gateway.Sender.SendTextAsync("a", "stale")).Status);
@@ -90,8 +95,9 @@ public sealed class OutboundTests
         Assert.Equal(SendStatus.Sent, (await gateway.Sender.SendTextAsync("a", "fresh")).Status);
         await Eventually.TrueAsync(() => server.LastSession?.Received.Count == 1, "the fresh message arrived");
         Assert.Equal(["fresh"], Texts(server.LastSession!));
-        Assert.Equal(2, gateway.Logs.WithEventId(111).Count());
-        Assert.Equal(2, metrics.Sum("gateway.outbound.dropped", ("gateway.socket", "a"), ("gateway.reason", "expired")));
+        Assert.Equal(2, gateway.Logs.WithEventId(111).Count);
+        var measured = outboundDropped.GetMeasurementSnapshot().ContainsTags(new Tag("gateway.socket", "a"), new Tag("gateway.reason", "expired"));
+        Assert.Equal(2, measured.EvaluateAsCounter());
     }
 
     [Fact]
@@ -184,8 +190,9 @@ public sealed class OutboundTests
     {
         await using var server = await UpstreamServer.StartIdleAsync();
         server.RejectHandshake = _ => 503;
-        using var metrics = new MetricCollector("Gateway");
-        var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url()));
+        var gateway = GatewayTestHost.Create(new TestConfig().Socket("a", server.Url()));
+        using var outboundDropped = gateway.CollectMetric<long>("gateway.outbound.dropped");
+        await gateway.StartAsync();
         await Eventually.TrueAsync(() => server.HandshakeHeaders.Count >= 1, "the first attempt was refused");
         await gateway.Sender.SendTextAsync("a", "never");
         await gateway.Sender.SendTextAsync("a", "sent");
@@ -195,7 +202,8 @@ public sealed class OutboundTests
 
         var report = Assert.Single(logs.WithEventId(112));
         Assert.Contains("2 outbound messages not written (2 of them reported as queued", report.Message, StringComparison.Ordinal);
-        Assert.Equal(2, metrics.Sum("gateway.outbound.dropped", ("gateway.socket", "a"), ("gateway.reason", "stopped")));
+        var measured = outboundDropped.GetMeasurementSnapshot().ContainsTags(new Tag("gateway.socket", "a"), new Tag("gateway.reason", "stopped"));
+        Assert.Equal(2, measured.EvaluateAsCounter());
     }
 
     [Fact]

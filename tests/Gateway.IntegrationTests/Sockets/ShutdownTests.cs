@@ -1,6 +1,8 @@
 using System.Net.WebSockets;
 using Gateway.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Tag = System.Collections.Generic.KeyValuePair<string, object?>;
 
 namespace Gateway.IntegrationTests.Sockets;
 
@@ -40,10 +42,11 @@ public sealed class ShutdownTests
                 await s.SendTextAsync($"m{i}");
             }
         });
-        using var metrics = new MetricCollector("Gateway");
-        var gateway = await GatewayTestHost.StartAsync(
+        var gateway = GatewayTestHost.Create(
             new TestConfig().Set("Gateway:ShutdownTimeout", "00:00:01").Socket("a", server.Url(), ("Handlers:0", "blocking")),
             services => services.AddFrameHandler<Dispatch.BlockingFrameHandler>("blocking"));
+        using var framesDropped = gateway.CollectMetric<long>("gateway.frames.dropped");
+        await gateway.StartAsync();
         await Eventually.TrueAsync(() => gateway.Status("a").FramesReceived == 10, "all frames read");
 
         var stopping = System.Diagnostics.Stopwatch.StartNew();
@@ -52,7 +55,8 @@ public sealed class ShutdownTests
         Assert.InRange(stopping.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(8));
         var report = Assert.Single(gateway.Logs.WithEventId(302));
         Assert.Contains("9 frames not handled", report.Message, StringComparison.Ordinal);
-        Assert.Equal(9, metrics.Sum("gateway.frames.dropped", ("gateway.socket", "a"), ("gateway.reason", "shutdown")));
+        var measured = framesDropped.GetMeasurementSnapshot().ContainsTags(new Tag("gateway.socket", "a"), new Tag("gateway.reason", "shutdown"));
+        Assert.Equal(9, measured.EvaluateAsCounter());
     }
 
     private sealed class SlowFrameHandler : IFrameHandler

@@ -58,7 +58,7 @@ public sealed class TransportTests
         var url = new Uri($"ws://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/");
         await using (var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", url, ("ConnectTimeout", "00:00:00.300"))))
         {
-            await Eventually.TrueAsync(() => gateway.Logs.WithEventId(102).Count() >= 2, "two attempts timed out");
+            await Eventually.TrueAsync(() => gateway.Logs.WithEventId(102).Count >= 2, "two attempts timed out");
             Assert.Contains("ConnectTimeout", gateway.Status("a").LastError, StringComparison.Ordinal);
         }
 
