@@ -43,6 +43,16 @@ public sealed partial class MetricsEndpointTests
         Assert.InRange(Value(text, "gateway_frame_lag_seconds_count", socket), 8, 10);
         Assert.Equal(10, Value(text, "gateway_frames_handled_total", socket));
         Assert.Contains("# TYPE gateway_handler_duration_seconds histogram", text, StringComparison.Ordinal);
+
+        // Buckets in seconds from 10 µs to 10 s, not the SDK's default 0 to 10,000.
+        string[] bounds = ["1E-05", "5E-05", "0.0001", "0.0005", "0.001", "0.005", "0.01", "0.05", "0.1", "0.5", "1", "5", "10", "+Inf"];
+        foreach (var histogram in (string[])["gateway_handler_duration_seconds", "gateway_frame_lag_seconds"])
+        {
+            var le = text.Split('\n').Where(l => l.StartsWith(histogram + "_bucket{", StringComparison.Ordinal) && l.Contains($"gateway_socket=\"{socket}\"", StringComparison.Ordinal))
+                .Select(l => l[(l.IndexOf("le=\"", StringComparison.Ordinal) + 4)..l.IndexOf("\"}", StringComparison.Ordinal)]);
+            Assert.Equal(bounds, le);
+        }
+
         Assert.Contains(text.Split('\n'), l => l.StartsWith("gateway_socket_active_connections{", StringComparison.Ordinal)
             && l.Contains("gateway_protocol=\"Raw\"", StringComparison.Ordinal) && l.Contains($"gateway_socket=\"{socket}\"", StringComparison.Ordinal)
             && l.Contains("otel_scope_name=\"Gateway\"", StringComparison.Ordinal) && l.EndsWith(" 1", StringComparison.Ordinal));
