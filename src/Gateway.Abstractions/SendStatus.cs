@@ -26,6 +26,18 @@ public enum SendStatus
 
     /// <summary>Dropped from the queue: it waited longer than <c>Outbound:MaxAge</c> for a connection.</summary>
     Expired,
+
+    /// <summary>Written, and the server confirmed it (STOMP RECEIPT, Phoenix <c>phx_reply</c> "ok"); <see cref="SendResult.Reply"/> holds the reply.</summary>
+    Confirmed,
+
+    /// <summary>Written, and the server answered with an error (STOMP ERROR, Phoenix <c>phx_reply</c> "error"); <see cref="SendResult.Reply"/> holds it.</summary>
+    Refused,
+
+    /// <summary>Written, but no confirmation came within the socket's <c>ReplyTimeout</c>: it may or may not have been processed.</summary>
+    NoReply,
+
+    /// <summary>Written, but the connection ended before the confirmation came: it may or may not have been processed.</summary>
+    Lost,
 }
 
 /// <summary>The outcome of a send for one socket.</summary>
@@ -33,6 +45,10 @@ public enum SendStatus
 /// <param name="Status">What happened.</param>
 public readonly record struct SendResult(string SocketName, SendStatus Status)
 {
-    /// <summary>Whether the gateway took the message (<see cref="SendStatus.Sent"/> or <see cref="SendStatus.Queued"/>).</summary>
-    public bool IsAccepted => Status is SendStatus.Sent or SendStatus.Queued;
+    /// <summary>The server's reply, for a send the protocol confirms by a reply (<see cref="SendStatus.Confirmed"/>, <see cref="SendStatus.Refused"/>); empty otherwise.</summary>
+    /// <remarks>The bytes belong to the caller.</remarks>
+    public ReadOnlyMemory<byte> Reply { get; init; }
+
+    /// <summary>Whether the gateway took the message (<see cref="SendStatus.Sent"/>, <see cref="SendStatus.Queued"/> or <see cref="SendStatus.Confirmed"/>).</summary>
+    public bool IsAccepted => Status is SendStatus.Sent or SendStatus.Queued or SendStatus.Confirmed;
 }

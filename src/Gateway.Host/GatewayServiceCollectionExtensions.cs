@@ -3,6 +3,8 @@ using Gateway.Host.Configuration;
 using Gateway.Host.Handlers;
 using Gateway.Host.Health;
 using Gateway.Host.Metrics;
+using Gateway.Host.Protocols;
+using Gateway.Host.Protocols.Raw;
 using Gateway.Host.Sockets;
 using Gateway.Host.Transport;
 using Microsoft.AspNetCore.Http;
@@ -33,6 +35,9 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<GatewayOptionsValidator>();
 
         services.AddSingleton<WebSocketConnector>();
+
+        // One protocol per SocketProtocol value: the place STOMP and Phoenix plug in.
+        services.AddKeyedSingleton<IProtocol, RawProtocol>(SocketProtocol.Raw);
         services.AddSingleton<SocketHealthTracker>();
         services.AddSingleton<GatewayMetrics>();
 

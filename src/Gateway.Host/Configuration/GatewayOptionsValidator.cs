@@ -31,6 +31,53 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
         return errors;
     }
 
+    private static void ValidateHeartbeat(string path, HeartbeatOptions heartbeat, List<string> errors)
+    {
+        if (heartbeat.Interval is not { } interval)
+        {
+            if (heartbeat.Text is not null || heartbeat.Binary is not null || heartbeat.Expect is not null || heartbeat.ExpectPattern is not null)
+            {
+                errors.Add($"{path}:Interval: is required when the heart-beat has a message or an expected answer");
+            }
+
+            return;
+        }
+
+        Positive(interval, $"{path}:Interval", errors);
+        Positive(heartbeat.Timeout, $"{path}:Timeout", errors);
+        if (heartbeat.Text is not null && heartbeat.Binary is not null)
+        {
+            errors.Add($"{path}: set Text or Binary, not both");
+        }
+
+        if (heartbeat.Binary is { } binary && !Convert.TryFromBase64String(binary, new byte[binary.Length], out _))
+        {
+            errors.Add($"{path}:Binary: '{binary}' is not base64");
+        }
+
+        if (heartbeat.Expect is not null && heartbeat.ExpectPattern is not null)
+        {
+            errors.Add($"{path}: set Expect or ExpectPattern, not both");
+        }
+
+        if (heartbeat.Expect is { Length: 0 })
+        {
+            errors.Add($"{path}:Expect: must not be empty (leave it unset to accept any message)");
+        }
+
+        if (heartbeat.ExpectPattern is { } pattern)
+        {
+            try
+            {
+                _ = new Regex(pattern, RegexOptions.None, TimeSpan.FromMilliseconds(100));
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add($"{path}:ExpectPattern: '{pattern}' is not a valid regular expression ({ex.Message})");
+            }
+        }
+    }
+
     private void ValidateSocket(string path, string name, SocketOptions socket, List<string> errors)
     {
         if (!SocketNameRegex().IsMatch(name))
@@ -57,6 +104,10 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
         {
             Positive(noMessage, $"{path}:NoMessageTimeout", errors);
         }
+
+        Positive(socket.HandshakeTimeout, $"{path}:HandshakeTimeout", errors);
+        Positive(socket.ReplyTimeout, $"{path}:ReplyTimeout", errors);
+        ValidateHeartbeat($"{path}:Heartbeat", socket.Heartbeat, errors);
 
         if (socket.MaxMessageSize < 1)
         {

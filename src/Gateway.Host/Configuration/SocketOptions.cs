@@ -29,6 +29,17 @@ internal sealed class SocketOptions
 
     public int MaxMessageSize { get; set; } = 1024 * 1024;
 
+    /// <summary>Limit for the protocol's handshake after the socket opened (raw: the <c>OnConnect</c> messages).</summary>
+    /// <value>The default value is 10 seconds.</value>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Limit for the server's confirmation of a send the protocol confirms by a reply (STOMP RECEIPT, Phoenix <c>phx_reply</c>).</summary>
+    /// <value>The default value is 10 seconds.</value>
+    public TimeSpan ReplyTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>An application-level heart-beat for raw sockets.</summary>
+    public HeartbeatOptions Heartbeat { get; set; } = new();
+
     public ReconnectOptions Reconnect { get; set; } = new();
 
     public QueueOptions Queue { get; set; } = new();
@@ -48,6 +59,35 @@ internal sealed class SocketOptions
 internal enum SocketProtocol
 {
     Raw,
+}
+
+/// <summary>
+/// An application-level heart-beat (raw sockets): every <see cref="Interval"/> send <see cref="Text"/>
+/// or <see cref="Binary"/> (if set), then expect an answer within <see cref="Timeout"/>, or the
+/// connection counts as dead and reconnects.
+/// </summary>
+internal sealed class HeartbeatOptions
+{
+    /// <summary>Unset: no heart-beat.</summary>
+    public TimeSpan? Interval { get; set; }
+
+    public string? Text { get; set; }
+
+    /// <summary>Base64.</summary>
+    public string? Binary { get; set; }
+
+    /// <summary>A substring of the answer; with neither this nor <see cref="ExpectPattern"/>, any message answers.</summary>
+    public string? Expect { get; set; }
+
+    /// <summary>A regular expression the answer (as text) matches.</summary>
+    public string? ExpectPattern { get; set; }
+
+    /// <value>The default value is 10 seconds.</value>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Whether the expected answers reach the handlers too.</summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool Deliver { get; set; }
 }
 
 internal sealed class ReconnectOptions

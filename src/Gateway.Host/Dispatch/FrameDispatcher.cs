@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Gateway.Host.Configuration;
 using Gateway.Host.Health;
 using Gateway.Host.Metrics;
+using Gateway.Host.Protocols;
 using Gateway.Host.Transport;
 using Microsoft.Extensions.Logging;
 
@@ -34,6 +35,8 @@ internal sealed partial class FrameDispatcher
     private Task _consumer = Task.CompletedTask;
     private long _receivedAtLastTrim;
     private long _lastTimed = long.MinValue / 2;
+    private volatile bool _waitingForRoom;
+    private long _lostInFlight;
 
     // The connection whose OnConnected the handlers have seen and whose OnDisconnected they have not.
     private UpstreamConnection? _announced;
@@ -56,8 +59,8 @@ internal sealed partial class FrameDispatcher
         {
             SingleReader = true,
 
-            // Written by one socket's receive loop at a time (frames, then its Disconnected item).
-            SingleWriter = true,
+            // The receive loop writes frames; the connection's worker writes its Connected and Disconnected items.
+            SingleWriter = false,
 
             // Under Wait, the reader's continuation may run on the receive loop's thread: no thread-pool
             // hop per frame while the queue is empty, and the socket waits for its handlers anyway.
@@ -100,17 +103,31 @@ internal sealed partial class FrameDispatcher
     private async ValueTask WaitAndWriteAsync(FrameEnvelope envelope)
     {
         var writer = _channel.Writer;
-        while (await writer.WaitToWriteAsync().ConfigureAwait(false))
+        _waitingForRoom = true;
+        try
         {
-            if (writer.TryWrite(envelope))
+            while (await writer.WaitToWriteAsync().ConfigureAwait(false))
             {
-                return;
+                if (writer.TryWrite(envelope))
+                {
+                    return;
+                }
             }
+        }
+        finally
+        {
+            _waitingForRoom = false;
         }
 
         Discard(envelope, "stopped");
         throw new OperationCanceledException("the socket's queue no longer accepts frames");
     }
+
+    /// <summary>The socket's reads wait for room in the queue (<see cref="QueueFullMode.Wait"/>): quiet by backpressure, not by a dead peer.</summary>
+    public bool IsWaitingForRoom => _waitingForRoom;
+
+    /// <summary>A frame read while stopping: not delivered, it ends <see cref="FrameOutcome.Lost"/>.</summary>
+    public void Lose(in FrameEnvelope envelope) => Discard(envelope, "shutdown", FrameOutcome.Lost);
 
     /// <summary>Refuses further frames and wakes a receive loop waiting for room (hard stop).</summary>
     public void StopAccepting() => _channel.Writer.TryComplete();
@@ -138,6 +155,23 @@ internal sealed partial class FrameDispatcher
     }
 
     /// <summary>
+    /// Stops accepting frames and waits, up to <paramref name="timeout"/>, until the handlers finished
+    /// the queue (the socket is still open, so acknowledgements reach the server). <see cref="CompleteAsync"/> follows.
+    /// </summary>
+    public async Task DrainAsync(TimeSpan timeout)
+    {
+        _channel.Writer.TryComplete();
+        try
+        {
+            await _consumer.WaitAsync(timeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // CompleteAsync stops the handlers and reports what is left.
+        }
+    }
+
+    /// <summary>
     /// Stops accepting frames and lets the handlers finish the queue within <paramref name="timeout"/>.
     /// Frames still queued after that are counted as dropped (reason <c>shutdown</c>) and logged.
     /// </summary>
@@ -155,24 +189,18 @@ internal sealed partial class FrameDispatcher
         }
 
         // Anything left (the consumer stops early when aborted) is reported, never silently lost.
-        long lost = 0;
+        var lost = _lostInFlight;
         while (_channel.Reader.TryRead(out var envelope))
         {
             if (envelope.Kind == EnvelopeKind.Frame)
             {
                 lost++;
-                Release(envelope);
+                Finish(envelope, FrameOutcome.Lost, "shutdown");
             }
         }
 
         if (lost > 0)
         {
-            _metrics.FrameDropped(_socketName, "shutdown", lost);
-            for (var i = 0; i < lost; i++)
-            {
-                _status.AddDropped();
-            }
-
             Log.FramesLostAtStop(_logger, _socketName, lost, timeout);
         }
 
@@ -226,6 +254,8 @@ internal sealed partial class FrameDispatcher
                 return;
         }
 
+        // A frame whose handlers were cut short by the shutdown timeout is Lost.
+        var outcome = FrameOutcome.Lost;
         try
         {
             if (!ReferenceEquals(_announced, envelope.Connection))
@@ -233,17 +263,24 @@ internal sealed partial class FrameDispatcher
                 await EnsureAnnouncedAsync(envelope.Connection).ConfigureAwait(false);
             }
 
-            await RunHandlersAsync(envelope).ConfigureAwait(false);
+            outcome = await RunHandlersAsync(envelope).ConfigureAwait(false);
         }
         finally
         {
-            Release(envelope);
+            if (outcome == FrameOutcome.Lost)
+            {
+                _lostInFlight++;
+            }
+
+            Finish(envelope, outcome, "shutdown");
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask RunHandlersAsync(FrameEnvelope envelope)
+    /// <summary>Runs every handler, in order, even after one failed.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FrameOutcome> RunHandlersAsync(FrameEnvelope envelope)
     {
+        var outcome = FrameOutcome.Handled;
         var pipeline = _pipeline;
         var frame = envelope.ToFrame();
         var handlers = pipeline.Handlers;
@@ -271,6 +308,7 @@ internal sealed partial class FrameDispatcher
             }
             catch (Exception ex) when (!(ex is OperationCanceledException && token.IsCancellationRequested))
             {
+                outcome = FrameOutcome.HandlerFailed;
                 HandlerFailed(pipeline, i, ex, frame.Sequence);
             }
 
@@ -280,11 +318,12 @@ internal sealed partial class FrameDispatcher
             }
         }
 
-        _status.AddHandled();
         if (timed && _metrics.FrameLagEnabled)
         {
             _metrics.FrameCompleted(_socketName, _time.GetElapsedTime(envelope.Timestamp).TotalSeconds);
         }
+
+        return outcome;
     }
 
     private void HandlerFailed(HandlerPipeline pipeline, int index, Exception exception, long sequence)
@@ -354,24 +393,37 @@ internal sealed partial class FrameDispatcher
         }
     }
 
-    private void Discard(in FrameEnvelope envelope, string reason)
+    private void Discard(in FrameEnvelope envelope, string reason, FrameOutcome outcome = FrameOutcome.Dropped)
     {
         if (envelope.Kind != EnvelopeKind.Frame)
         {
             return;
         }
 
-        Release(envelope);
-        _status.AddDropped();
-        _metrics.FrameDropped(_socketName, reason);
+        Finish(envelope, outcome, reason);
         if (_dropLogThrottle.ShouldLog(_time, out var suppressed))
         {
             Log.FrameDropped(_logger, _socketName, envelope.Sequence, reason, suppressed);
         }
     }
 
-    private void Release(in FrameEnvelope envelope)
+    /// <summary>
+    /// The single exit of every frame: counted by its outcome, the session told (STOMP ACK/NACK; raw
+    /// frames carry no completion), the buffer returned.
+    /// </summary>
+    private void Finish(in FrameEnvelope envelope, FrameOutcome outcome, string dropReason)
     {
+        if (outcome is FrameOutcome.Handled or FrameOutcome.HandlerFailed)
+        {
+            _status.AddHandled();
+        }
+        else
+        {
+            _status.AddDropped();
+            _metrics.FrameDropped(_socketName, dropReason);
+        }
+
+        envelope.Completion?.Complete(envelope.CompletionToken, outcome);
         if (envelope.Buffer is { } buffer)
         {
             _pool.Return(buffer);

@@ -1,3 +1,5 @@
+using Gateway.Host.Protocols;
+
 namespace Gateway.Host.Dispatch;
 
 /// <summary>What travels through a socket's queue: a frame, or a connection starting or ending.</summary>
@@ -11,12 +13,15 @@ internal enum EnvelopeKind : byte
 /// <summary>One queue item. A struct, so queueing allocates nothing; <see cref="Buffer"/> is pooled.</summary>
 internal readonly struct FrameEnvelope
 {
-    private FrameEnvelope(EnvelopeKind kind, UpstreamConnection connection, byte[]? buffer, int length, FrameKind frameKind, long sequence, DateTimeOffset receivedAt, long timestamp, DisconnectReason? reason)
+    private FrameEnvelope(EnvelopeKind kind, UpstreamConnection connection, byte[]? buffer, int offset, int length, FrameKind frameKind, long sequence, DateTimeOffset receivedAt, long timestamp, DisconnectReason? reason, IFrameCompletion? completion, long completionToken)
     {
         Kind = kind;
         Connection = connection;
         Buffer = buffer;
+        Offset = offset;
         Length = length;
+        Completion = completion;
+        CompletionToken = completionToken;
         FrameKind = frameKind;
         Sequence = sequence;
         ReceivedAt = receivedAt;
@@ -31,7 +36,14 @@ internal readonly struct FrameEnvelope
     /// <summary>Rented from <see cref="Transport.FrameBufferPool"/>; returned once the frame is handled or dropped.</summary>
     public byte[]? Buffer { get; }
 
+    public int Offset { get; }
+
     public int Length { get; }
+
+    /// <summary>The session to tell the frame's outcome (STOMP: ACK/NACK); null for raw frames.</summary>
+    public IFrameCompletion? Completion { get; }
+
+    public long CompletionToken { get; }
 
     public FrameKind FrameKind { get; }
 
@@ -43,14 +55,14 @@ internal readonly struct FrameEnvelope
 
     public DisconnectReason? Reason { get; }
 
-    public static FrameEnvelope ForFrame(UpstreamConnection connection, byte[] buffer, int length, FrameKind kind, long sequence, DateTimeOffset receivedAt, long timestamp)
-        => new(EnvelopeKind.Frame, connection, buffer, length, kind, sequence, receivedAt, timestamp, null);
+    public static FrameEnvelope ForFrame(UpstreamConnection connection, byte[] buffer, int offset, int length, FrameKind kind, long sequence, DateTimeOffset receivedAt, long timestamp, IFrameCompletion? completion = null, long completionToken = 0)
+        => new(EnvelopeKind.Frame, connection, buffer, offset, length, kind, sequence, receivedAt, timestamp, null, completion, completionToken);
 
     public static FrameEnvelope ForConnected(UpstreamConnection connection)
-        => new(EnvelopeKind.Connected, connection, null, 0, default, 0, default, 0, null);
+        => new(EnvelopeKind.Connected, connection, null, 0, 0, default, 0, default, 0, null, null, 0);
 
     public static FrameEnvelope ForDisconnected(UpstreamConnection connection, DisconnectReason reason)
-        => new(EnvelopeKind.Disconnected, connection, null, 0, default, 0, default, 0, reason);
+        => new(EnvelopeKind.Disconnected, connection, null, 0, 0, default, 0, default, 0, reason, null, 0);
 
-    public Frame ToFrame() => new(Connection, Sequence, FrameKind, Buffer.AsMemory(0, Length), ReceivedAt, Timestamp);
+    public Frame ToFrame() => new(Connection, Sequence, FrameKind, Buffer.AsMemory(Offset, Length), ReceivedAt, Timestamp);
 }

@@ -10,6 +10,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     private SocketState _state = SocketState.Starting;
     private DateTimeOffset _since;
     private int _attempt;
+    private string? _stateDetail;
     private int? _lastCloseStatus;
     private string? _lastCloseDescription;
     private string? _lastError;
@@ -53,17 +54,19 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     public long HandlerErrors => Volatile.Read(ref _handlerErrors);
 
     /// <summary>Moves to <paramref name="state"/>; returns false if already there.</summary>
-    public bool TrySetState(SocketState state, DateTimeOffset now, int attempt)
+    /// <summary>Moves to <paramref name="state"/>; true when the state or its detail changed.</summary>
+    public bool TrySetState(SocketState state, DateTimeOffset now, int attempt, string? detail = null)
     {
         lock (_lock)
         {
-            var changed = _state != state;
-            if (changed)
+            var changed = _state != state || _stateDetail != detail;
+            if (_state != state)
             {
                 _state = state;
                 _since = now;
             }
 
+            _stateDetail = detail;
             _attempt = attempt;
             return changed;
         }
@@ -121,7 +124,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
         lock (_lock)
         {
             return new SocketStatusSnapshot(
-                Name, _state, _since, Protocol, Required, Url, _attempt,
+                Name, _state, _stateDetail, _since, Protocol, Required, Url, _attempt,
                 _lastCloseStatus, _lastCloseDescription, _lastError, _lastHttpStatus,
                 FramesReceived, FramesHandled, FramesSent, QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups);
         }
@@ -132,6 +135,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 internal sealed record SocketStatusSnapshot(
     string Name,
     SocketState State,
+    string? StateDetail,
     DateTimeOffset Since,
     string Protocol,
     bool Required,

@@ -41,14 +41,19 @@ internal sealed class OutboundQueue(int capacity)
     }
 }
 
-/// <summary>A message in an <see cref="OutboundQueue"/>, with the task its sender may wait on.</summary>
+/// <summary>How a send ended: its status and, for a send confirmed by a reply, the reply's body.</summary>
+internal readonly record struct SendOutcome(SendStatus Status, byte[]? Reply = null);
+
+/// <summary>A message in an <see cref="OutboundQueue"/>, with the tasks its sender may wait on.</summary>
 internal sealed class OutboundItem(byte[] payload, FrameKind kind, long enqueuedAt)
 {
     private const int Pending = 0;
     private const int Writing = 1;
-    private const int Done = 2;
+    private const int AwaitingReply = 2;
+    private const int Done = 3;
 
-    private readonly TaskCompletionSource<SendStatus> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<SendOutcome> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<SendStatus> _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _state;
     private object? _withdrawnWith; // a boxed SendStatus once WithdrawAfterWrite was asked
 
@@ -62,7 +67,11 @@ internal sealed class OutboundItem(byte[] payload, FrameKind kind, long enqueued
     /// <summary>A caller was told <see cref="SendStatus.Queued"/>: dropping it later must be logged.</summary>
     public bool ReportedQueued { get; set; }
 
-    public Task<SendStatus> Completion => _completion.Task;
+    /// <summary>The end: written (raw), confirmed or refused by the server's reply, or not written and why.</summary>
+    public Task<SendOutcome> Completion => _completion.Task;
+
+    /// <summary>Written (<see cref="SendStatus.Sent"/>), or ended without being written (the reason).</summary>
+    public Task<SendStatus> Written => _written.Task;
 
     public bool IsDone => Volatile.Read(ref _state) == Done;
 
@@ -92,10 +101,27 @@ internal sealed class OutboundItem(byte[] payload, FrameKind kind, long enqueued
         return TryWithdraw(status) || Volatile.Read(ref _state) == Writing;
     }
 
-    public void CompleteWritten()
+    /// <summary>Written: done, unless the protocol confirms it by a reply (<paramref name="awaitReply"/>).</summary>
+    public void CompleteWritten(bool awaitReply)
     {
-        Volatile.Write(ref _state, Done);
-        _completion.TrySetResult(SendStatus.Sent);
+        Volatile.Write(ref _state, awaitReply ? AwaitingReply : Done);
+        _written.TrySetResult(SendStatus.Sent);
+        if (!awaitReply)
+        {
+            _completion.TrySetResult(new SendOutcome(SendStatus.Sent));
+        }
+    }
+
+    /// <summary>The reply came (or never will: <see cref="SendStatus.NoReply"/>, <see cref="SendStatus.Lost"/>).</summary>
+    public bool TryCompleteReply(SendStatus status, byte[]? reply)
+    {
+        if (Interlocked.CompareExchange(ref _state, Done, AwaitingReply) != AwaitingReply)
+        {
+            return false;
+        }
+
+        _completion.TrySetResult(new SendOutcome(status, reply));
+        return true;
     }
 
     /// <summary>Ends a message that was not written; fails if it is being or was written.</summary>
@@ -106,7 +132,8 @@ internal sealed class OutboundItem(byte[] payload, FrameKind kind, long enqueued
             return false;
         }
 
-        _completion.TrySetResult(status);
+        _written.TrySetResult(status);
+        _completion.TrySetResult(new SendOutcome(status));
         return true;
     }
 }

@@ -1,38 +1,37 @@
 using System.Diagnostics;
 using System.Net.WebSockets;
-using System.Text;
 using Gateway.Host.Configuration;
 using Gateway.Host.Dispatch;
 using Gateway.Host.Health;
 using Gateway.Host.Metrics;
+using Gateway.Host.Protocols;
 using Gateway.Host.Transport;
 using Microsoft.Extensions.Logging;
 
 namespace Gateway.Host.Sockets;
 
 /// <summary>
-/// The worker for one configured socket: connect, receive loop, sends, close handshake, reconnect
-/// with backoff. Owns the socket's <see cref="FrameDispatcher"/>, which outlives each connection.
+/// The worker for one configured socket, a state machine: Connecting, Handshaking (the protocol
+/// session's handshake), Ready, then after a close or failure Waiting (backoff) and Connecting
+/// again, until Stopped. Reading messages is <see cref="WebSocketMessageReader"/>'s, the send side
+/// is <see cref="OutboundPipeline"/>'s, what a message means is the session's. Owns the socket's
+/// <see cref="FrameDispatcher"/> and pipeline, which outlive each connection.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "StopAsync, the end of its life, disposes it.")]
 internal sealed partial class SocketConnection
 {
-    private const int MinReceiveBuffer = 256;
-
-    // Messages up to this size are read without parking first while they arrive back to back.
-    private const int BurstReadMax = 16 * 1024;
     private static readonly TimeSpan s_closeHandshakeTimeout = TimeSpan.FromSeconds(5);
 
     private readonly Uri _connectUrl;
     private readonly Uri _displayUrl;
     private readonly WebSocketConnector _connector;
+    private readonly IProtocol _protocol;
     private readonly FrameBufferPool _pool;
+    private readonly WebSocketMessageReader _reader;
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly Task _startGate;
-    private readonly IOutboundEncoder _encoder;
 
     // Cancels connect attempts and backoff waits at once; the receive loop instead ends through the close handshake.
     private readonly CancellationTokenSource _stopping = new();
@@ -40,29 +39,30 @@ internal sealed partial class SocketConnection
     // Cancels everything, once the close handshake had its chance.
     private readonly CancellationTokenSource _abort = new();
     private Task _run = Task.CompletedTask;
-    private ClientWebSocket? _socket;
+    private LiveConnection? _live;
     private volatile DisconnectReason? _closedByGateway;
+    private volatile bool _delivering = true;
     private long _lastReceived;
     private long _sequence;
     private long _connectionNumber;
-    private int _sizeHint = MinReceiveBuffer;
     private int _reconnectNow;
 
-    public SocketConnection(string name, SocketOptions options, HandlerPipeline pipeline, IOutboundEncoder encoder, WebSocketConnector connector, GatewayMetrics metrics, TimeProvider time, ILoggerFactory loggerFactory, Task startGate)
+    public SocketConnection(string name, SocketOptions options, IProtocol protocol, HandlerPipeline pipeline, IOutboundEncoder encoder, WebSocketConnector connector, GatewayMetrics metrics, TimeProvider time, ILoggerFactory loggerFactory, Task startGate)
     {
         _startGate = startGate;
-        _encoder = encoder;
         Name = name;
         Options = options;
+        _protocol = protocol;
         _connectUrl = UrlRedaction.WithoutUserInfo(options.Url!);
         _displayUrl = UrlRedaction.ForDisplay(options.Url!);
         _connector = connector;
         _pool = new FrameBufferPool(maxRetainedPerSize: options.Queue.Capacity + 2);
+        _reader = new WebSocketMessageReader(_pool, options.MaxMessageSize);
         _metrics = metrics;
         _time = time;
         _logger = loggerFactory.CreateLogger<SocketConnection>();
         Status = new SocketStatus(name, options.Protocol.ToString(), options.Required, _displayUrl.ToString()) { Groups = options.Groups };
-        Status.OutboundDepth = () => Volatile.Read(ref _outbound)?.Count ?? 0;
+        Outbound = new OutboundPipeline(name, options, encoder, metrics, Status, time, loggerFactory.CreateLogger<OutboundPipeline>());
         Dispatcher = new FrameDispatcher(name, options.Queue, pipeline, _pool, metrics, Status, time, loggerFactory.CreateLogger<FrameDispatcher>());
     }
 
@@ -73,6 +73,8 @@ internal sealed partial class SocketConnection
     public SocketStatus Status { get; }
 
     public FrameDispatcher Dispatcher { get; }
+
+    public OutboundPipeline Outbound { get; }
 
     public void Start()
     {
@@ -85,18 +87,33 @@ internal sealed partial class SocketConnection
         _run = Task.Run(() => RunAsync());
     }
 
+    /// <inheritdoc cref="OutboundPipeline.SendAsync"/>
+    public ValueTask<SendOutcome> SendAsync(OutboundMessage message, bool waitForConfirmation, CancellationToken cancellationToken)
+        => Outbound.SendAsync(message, _stopping.IsCancellationRequested, waitForConfirmation, cancellationToken);
+
     /// <summary>
-    /// Closes the connection with 1001 (going away), waits for the server's close, then lets the
-    /// handlers finish the queued frames, all within <paramref name="timeout"/>.
+    /// Stops in the order that loses nothing: no more reconnects, no more deliveries (messages read
+    /// from now on end Lost, control traffic still flows), the queued frames handled while the socket
+    /// is still open (so their acknowledgements reach the server), the protocol's goodbye, close 1001,
+    /// and what was not handled reported. All within <paramref name="timeout"/>.
     /// </summary>
     public async Task StopAsync(TimeSpan timeout)
     {
         var started = _time.GetTimestamp();
         SetState(SocketState.Stopping, 0);
         await _stopping.CancelAsync().ConfigureAwait(false);
-        if (Volatile.Read(ref _socket) is { } socket)
+        _delivering = false;
+        Volatile.Read(ref _live)?.Session.StopDelivering();
+
+        // The drain gets most of the budget; the goodbye and the close handshake keep the rest.
+        var closeReserve = TimeSpan.FromTicks(Math.Min(timeout.Ticks / 3, s_closeHandshakeTimeout.Ticks));
+        await Dispatcher.DrainAsync(Remaining(timeout - closeReserve, started)).ConfigureAwait(false);
+
+        if (Volatile.Read(ref _live) is { } open)
         {
-            await CloseOutputAsync(socket, WebSocketCloseStatus.EndpointUnavailable, "gateway stopping", timeout).ConfigureAwait(false);
+            _closedByGateway ??= new DisconnectReason(WebSocketCloseStatus.EndpointUnavailable, "gateway stopping", null, ClosedByGateway: true);
+            await open.GoodbyeAsync(Remaining(timeout, started)).ConfigureAwait(false);
+            await Outbound.CloseOutputAsync(open.Socket, WebSocketCloseStatus.EndpointUnavailable, "gateway stopping", Remaining(timeout, started)).ConfigureAwait(false);
         }
 
         try
@@ -112,7 +129,7 @@ internal sealed partial class SocketConnection
         }
 
         await Dispatcher.CompleteAsync(Remaining(timeout, started)).ConfigureAwait(false);
-        DropQueuedOnStop();
+        Outbound.DropQueued();
         SetState(SocketState.Stopped, 0);
 
         // Every frame read is accounted for: handled by all handlers, or dropped (counted by reason).
@@ -131,7 +148,7 @@ internal sealed partial class SocketConnection
     /// <returns><see langword="false"/> when there is no open connection to restart.</returns>
     public async Task<bool> ReconnectAsync()
     {
-        if (Volatile.Read(ref _socket) is not { } socket || _stopping.IsCancellationRequested)
+        if (Volatile.Read(ref _live) is not { } live || _stopping.IsCancellationRequested)
         {
             return false;
         }
@@ -139,15 +156,23 @@ internal sealed partial class SocketConnection
         Interlocked.Exchange(ref _reconnectNow, 1);
         _closedByGateway = new DisconnectReason(WebSocketCloseStatus.NormalClosure, "reconnect requested", null, ClosedByGateway: true);
         Log.ReconnectRequested(_logger, Name);
-        await CloseOutputAsync(socket, WebSocketCloseStatus.NormalClosure, "reconnect requested", s_closeHandshakeTimeout).ConfigureAwait(false);
+        await Outbound.CloseOutputAsync(live.Socket, WebSocketCloseStatus.NormalClosure, "reconnect requested", s_closeHandshakeTimeout).ConfigureAwait(false);
         return true;
     }
 
-    /// <summary>Called by the supervisor's watchdog: drops a connection that has been silent too long.</summary>
-    public void CheckSilence(long now)
+    /// <summary>From the supervisor's shared watchdog: the session's heart-beats and deadlines, reply deadlines, and <c>NoMessageTimeout</c>.</summary>
+    public void OnTick(long now)
     {
-        if (Options.NoMessageTimeout is not { } limit || Volatile.Read(ref _socket) is not { } socket)
+        if (Volatile.Read(ref _live) is not { } live)
         {
+            return;
+        }
+
+        live.Session.OnTick(now);
+        Outbound.OnTick(now);
+        if (Options.NoMessageTimeout is not { } limit || Dispatcher.IsWaitingForRoom)
+        {
+            // Quiet because the handlers hold the socket back (Wait): that is backpressure, not a dead feed.
             return;
         }
 
@@ -156,7 +181,7 @@ internal sealed partial class SocketConnection
         {
             _closedByGateway = new DisconnectReason(null, $"no message for {limit.TotalSeconds:0.###} s (NoMessageTimeout)", null, ClosedByGateway: true);
             Log.SilenceTimeout(_logger, Name, limit);
-            socket.Abort();
+            live.Socket.Abort();
         }
     }
 
@@ -181,7 +206,7 @@ internal sealed partial class SocketConnection
             ClientWebSocket socket;
             try
             {
-                socket = await _connector.ConnectAsync(Options, _connectUrl, _stopping.Token).ConfigureAwait(false);
+                socket = await _connector.ConnectAsync(Options, _connectUrl, _protocol.SubProtocols(Options), _stopping.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
@@ -204,18 +229,18 @@ internal sealed partial class SocketConnection
                 continue;
             }
 
-            var connectedAt = _time.GetTimestamp();
-            await RunConnectionAsync(socket, hasConnected, span).ConfigureAwait(false);
+            var readyAt = await RunConnectionAsync(socket, hasConnected, span).ConfigureAwait(false);
 
             // The span ended inside RunConnectionAsync, whose flow does not reach back here.
             Activity.Current = null;
-            hasConnected = true;
+            hasConnected |= readyAt is not null;
             if (_stopping.IsCancellationRequested)
             {
                 break;
             }
 
-            if (_time.GetElapsedTime(connectedAt) >= Options.Reconnect.ResetAfter)
+            // Reconnect:ResetAfter counts from Ready: a connection that never got through its handshake is a failed attempt.
+            if (readyAt is { } ready && _time.GetElapsedTime(ready) >= Options.Reconnect.ResetAfter)
             {
                 attempt = 0;
             }
@@ -232,7 +257,9 @@ internal sealed partial class SocketConnection
         }
     }
 
-    private async Task RunConnectionAsync(ClientWebSocket socket, bool isReconnect, Activity? span)
+    /// <summary>One connection, from the upgrade to its end.</summary>
+    /// <returns>When it became Ready; <see langword="null"/> if its handshake never completed.</returns>
+    private async Task<long?> RunConnectionAsync(ClientWebSocket socket, bool isReconnect, Activity? span)
     {
         var connection = new UpstreamConnection(Name, ++_connectionNumber, _displayUrl, socket.SubProtocol, _time.GetUtcNow());
         GatewayTelemetry.Upgraded(span, connection.Number, socket.SubProtocol);
@@ -241,37 +268,58 @@ internal sealed partial class SocketConnection
         Status.RecordConnected();
         _metrics.ConnectionOpened(Name, Status.Protocol, isReconnect);
         Log.Connected(_logger, Name, _displayUrl, connection.Number, socket.SubProtocol);
+        SetState(SocketState.Handshaking, 0);
+
+        using var scope = new CancellationTokenSource();
+        var live = new LiveConnection(this, socket, scope.Token);
+        long? readyAt = null;
         DisconnectReason reason;
-        SendContext? sending = null;
-        using var connectionScope = new CancellationTokenSource();
         try
         {
-            // Full fence, paired with StopAsync (cancel, then read _socket): one of the two sends the close.
-            Interlocked.Exchange(ref _socket, socket);
+            // Full fence, paired with StopAsync (cancel, then read _live): one of the two sends the close.
+            Interlocked.Exchange(ref _live, live);
             if (_stopping.IsCancellationRequested)
             {
-                await CloseOutputAsync(socket, WebSocketCloseStatus.EndpointUnavailable, "gateway stopping", s_closeHandshakeTimeout).ConfigureAwait(false);
+                _closedByGateway ??= new DisconnectReason(WebSocketCloseStatus.EndpointUnavailable, "gateway stopping", null, ClosedByGateway: true);
+                await Outbound.CloseOutputAsync(socket, WebSocketCloseStatus.EndpointUnavailable, "gateway stopping", s_closeHandshakeTimeout).ConfigureAwait(false);
             }
 
-            // Static OnConnect messages first, then what was queued while disconnected, then live sends.
-            await SendOnConnectAsync(socket).ConfigureAwait(false);
-            GatewayTelemetry.Ready(span);
-            sending = StartSending(socket, connectionScope.Token);
-            SetState(SocketState.Ready, 0);
+            // The handshake needs the receive loop (STOMP's CONNECTED, Phoenix's join replies). The loop
+            // outlives the attempt's span, so it must not run inside it.
+            Activity.Current = null;
+            live.Receiving = ReceiveLoopAsync(live, connection);
+            Activity.Current = span;
+            if (await HandshakeAsync(live, span).ConfigureAwait(false))
+            {
+                GatewayTelemetry.Ready(span);
+                readyAt = _time.GetTimestamp();
+                Outbound.Attach(socket, live.Session, scope.Token);
+                SetState(SocketState.Ready, 0);
 
-            // Handlers hear of the connection once sends work, so a connect hook can send.
-            await Dispatcher.ConnectedAsync(connection).ConfigureAwait(false);
-            reason = await ReceiveLoopAsync(socket, connection).ConfigureAwait(false);
+                // Handlers hear of the connection once it is Ready and sends flow, so a connect hook can send;
+                // or already did, with the first frame (the dispatcher announces a connection before its first frame).
+                if (live.TryClaimAnnouncement())
+                {
+                    await Dispatcher.ConnectedAsync(connection).ConfigureAwait(false);
+                }
+            }
+
+            reason = await live.Receiving.ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             reason = _closedByGateway ?? new DisconnectReason(null, null, ex, ClosedByGateway: _abort.IsCancellationRequested);
-            GatewayTelemetry.Failed(span, ex, "handshake", null);
+            socket.Abort();
+            if (live.Receiving is { } receiving)
+            {
+                await ((Task)receiving).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
         }
         finally
         {
-            Volatile.Write(ref _socket, null);
-            await StopSendingAsync(connectionScope, sending).ConfigureAwait(false);
+            Volatile.Write(ref _live, null);
+            await scope.CancelAsync().ConfigureAwait(false);
+            await Outbound.DetachAsync().ConfigureAwait(false);
         }
 
         _metrics.ConnectionClosed(Name, Status.Protocol);
@@ -284,184 +332,33 @@ internal sealed partial class SocketConnection
         Log.Disconnected(_logger, Name, connection.Number, (int?)reason.CloseStatus, reason.CloseDescription, reason.ClosedByGateway, reason.Error?.Message);
         Dispatcher.Disconnected(connection, reason);
         socket.Dispose();
+        return readyAt;
     }
 
-    private async Task SendOnConnectAsync(ClientWebSocket socket)
+    /// <summary>Runs the session's handshake until it sets Ready, within <c>HandshakeTimeout</c>.</summary>
+    private async Task<bool> HandshakeAsync(LiveConnection live, Activity? span)
     {
-        foreach (var message in Options.OnConnect)
-        {
-            var (payload, kind) = message.Text is { } text
-                ? (Encoding.UTF8.GetBytes(text), FrameKind.Text)
-                : (Convert.FromBase64String(message.Binary ?? string.Empty), FrameKind.Binary);
-            await WriteAsync(socket, payload, kind, _abort.Token).ConfigureAwait(false);
-        }
-    }
-
-    private async Task<DisconnectReason> ReceiveLoopAsync(ClientWebSocket socket, UpstreamConnection connection)
-    {
-        // Reads take no token: a cancellable token costs a registration per call. Abort ends them instead.
-        using var abort = _abort.Token.UnsafeRegister(static s => ((WebSocket)s!).Abort(), socket);
-        var limit = Options.MaxMessageSize + 1L;
-        var inBurst = false;
-        while (true)
-        {
-            ValueWebSocketReceiveResult result;
-            byte[] buffer;
-            if (inBurst && _sizeHint <= BurstReadMax)
-            {
-                // The previous message was already buffered when we asked for it, so this one most likely
-                // is too: read it straight into a buffer (one call instead of two). If the burst ended
-                // just now, this read holds one small buffer until the next message.
-                buffer = _pool.Rent(_sizeHint);
-                var read = socket.ReceiveAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, limit)), CancellationToken.None);
-                inBurst = read.IsCompletedSuccessfully;
-                try
-                {
-                    result = await read.ConfigureAwait(false);
-                }
-                catch
-                {
-                    _pool.Return(buffer);
-                    throw;
-                }
-            }
-            else
-            {
-                // Park without a buffer until the next message starts (SignalR's WebSocketsTransport does the same).
-                var park = socket.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None);
-                inBurst = park.IsCompletedSuccessfully;
-                result = await park.ConfigureAwait(false);
-                buffer = _pool.Rent(result.EndOfMessage ? 1 : (int)Math.Min(_sizeHint, limit));
-            }
-
-            if (result.MessageType == WebSocketMessageType.Close)
-            {
-                _pool.Return(buffer);
-                return await OnCloseReceivedAsync(socket).ConfigureAwait(false);
-            }
-
-            var kind = result.MessageType == WebSocketMessageType.Text ? FrameKind.Text : FrameKind.Binary;
-            var count = result.Count;
-            try
-            {
-                while (!result.EndOfMessage)
-                {
-                    if (count >= limit)
-                    {
-                        _pool.Return(buffer);
-                        return await RejectOversizedAsync(socket, connection).ConfigureAwait(false);
-                    }
-
-                    if (count == buffer.Length)
-                    {
-                        var larger = _pool.Rent((int)Math.Min(buffer.Length * 2L, limit));
-                        buffer.AsSpan(0, count).CopyTo(larger);
-                        _pool.Return(buffer);
-                        buffer = larger;
-                    }
-
-                    var window = (int)Math.Min(buffer.Length, limit) - count;
-                    result = await socket.ReceiveAsync(buffer.AsMemory(count, window), CancellationToken.None).ConfigureAwait(false);
-                    count += result.Count;
-                    if (result.MessageType == WebSocketMessageType.Close)
-                    {
-                        _pool.Return(buffer);
-                        return await OnCloseReceivedAsync(socket).ConfigureAwait(false);
-                    }
-                }
-            }
-            catch
-            {
-                _pool.Return(buffer);
-                throw;
-            }
-
-            if (count >= limit)
-            {
-                _pool.Return(buffer);
-                return await RejectOversizedAsync(socket, connection).ConfigureAwait(false);
-            }
-
-            _sizeHint = Math.Max(count, MinReceiveBuffer);
-            var timestamp = _time.GetTimestamp();
-            Volatile.Write(ref _lastReceived, timestamp);
-            Status.AddReceived(count);
-            var envelope = FrameEnvelope.ForFrame(connection, buffer, count, kind, ++_sequence, _time.GetUtcNow(), timestamp);
-            await Dispatcher.EnqueueAsync(envelope).ConfigureAwait(false);
-        }
-    }
-
-    private async Task<DisconnectReason> OnCloseReceivedAsync(ClientWebSocket socket)
-    {
-        var status = socket.CloseStatus;
-        var description = socket.CloseStatusDescription;
-        if (socket.State == WebSocketState.CloseReceived)
-        {
-            // The server started the close: answer it with the same code.
-            await CloseOutputAsync(socket, status ?? WebSocketCloseStatus.NormalClosure, string.Empty, s_closeHandshakeTimeout).ConfigureAwait(false);
-            return new DisconnectReason(status, description, null, ClosedByGateway: false);
-        }
-
-        // The server answered a close the gateway started.
-        return _closedByGateway ?? new DisconnectReason(status, description, null, ClosedByGateway: true);
-    }
-
-    private async Task<DisconnectReason> RejectOversizedAsync(ClientWebSocket socket, UpstreamConnection connection)
-    {
-        var sequence = ++_sequence;
-        Status.AddReceived(Options.MaxMessageSize);
-        Status.AddDropped();
-        _metrics.FrameDropped(Name, "too_large");
-        Log.MessageTooBig(_logger, Name, connection.Number, sequence, Options.MaxMessageSize);
-        var reason = new DisconnectReason(WebSocketCloseStatus.MessageTooBig, $"message larger than {Options.MaxMessageSize} bytes", null, ClosedByGateway: true);
-        _closedByGateway = reason;
-        await CloseOutputAsync(socket, WebSocketCloseStatus.MessageTooBig, "message too big", s_closeHandshakeTimeout).ConfigureAwait(false);
-
-        // Discard the rest of the message until the server's close arrives, briefly.
-        var scratch = _pool.Rent(16 * 1024);
+        using var timeout = new CancellationTokenSource(Options.HandshakeTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, live.Token);
         try
         {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
-            timeout.CancelAfter(s_closeHandshakeTimeout);
-            while ((await socket.ReceiveAsync(scratch.AsMemory(), timeout.Token).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
-            {
-            }
+            await live.Session.StartAsync(linked.Token).ConfigureAwait(false);
+            var done = await Task.WhenAny(live.Ready, live.Receiving!).WaitAsync(linked.Token).ConfigureAwait(false);
+            return done == live.Ready && !live.Token.IsCancellationRequested;
         }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
+        catch (Exception ex) when (timeout.IsCancellationRequested || ex is not OperationCanceledException)
         {
-            socket.Abort();
+            var why = timeout.IsCancellationRequested
+                ? $"handshake not completed within {Options.HandshakeTimeout.TotalSeconds:0.###} s (HandshakeTimeout)"
+                : $"handshake failed: {ex.Message}";
+            GatewayTelemetry.Failed(span, ex, timeout.IsCancellationRequested ? "handshake_timeout" : "handshake", null);
+            Status.RecordError(why, null);
+            live.Fail(WebSocketCloseStatus.PolicyViolation, why);
+            return false;
         }
-        finally
+        catch (OperationCanceledException)
         {
-            _pool.Return(scratch);
-        }
-
-        return reason;
-    }
-
-    private async Task CloseOutputAsync(ClientWebSocket socket, WebSocketCloseStatus status, string description, TimeSpan timeout)
-    {
-        _closedByGateway ??= new DisconnectReason(status, description, null, ClosedByGateway: true);
-        using var cts = new CancellationTokenSource(timeout, _time);
-        try
-        {
-            await _sendLock.WaitAsync(cts.Token).ConfigureAwait(false);
-            try
-            {
-                if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
-                {
-                    await socket.CloseOutputAsync(status, description, cts.Token).ConfigureAwait(false);
-                }
-            }
-            finally
-            {
-                _sendLock.Release();
-            }
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException or ObjectDisposedException)
-        {
-            Log.CloseFailed(_logger, Name, ex.Message);
-            socket.Abort();
+            return false; // the connection ended during the handshake; the receive loop says why
         }
     }
 
@@ -490,11 +387,11 @@ internal sealed partial class SocketConnection
         }
     }
 
-    private void SetState(SocketState state, int attempt)
+    private void SetState(SocketState state, int attempt, string? detail = null)
     {
-        if (Status.TrySetState(state, _time.GetUtcNow(), attempt))
+        if (Status.TrySetState(state, _time.GetUtcNow(), attempt, detail))
         {
-            Log.StateChanged(_logger, Name, state, attempt);
+            Log.StateChanged(_logger, Name, state, attempt, detail is null ? string.Empty : " " + detail);
         }
     }
 }

@@ -4,6 +4,7 @@ using Gateway.Host.Configuration;
 using Gateway.Host.Dispatch;
 using Gateway.Host.Health;
 using Gateway.Host.Metrics;
+using Gateway.Host.Protocols;
 using Gateway.Host.Transport;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -20,7 +21,9 @@ namespace Gateway.Host.Sockets;
 /// </summary>
 internal sealed partial class SocketSupervisor : BackgroundService
 {
-    private static readonly TimeSpan s_watchdogInterval = TimeSpan.FromSeconds(1);
+    // Fine enough for heart-beat deadlines of a second; cheap enough for 10,000 idle sockets.
+    private static readonly TimeSpan s_watchdogInterval = TimeSpan.FromMilliseconds(250);
+    private const int TrimEveryTicks = 4;
 
     private readonly IOptionsMonitor<GatewayOptions> _monitor;
     private readonly GatewayOptionsValidator _validator;
@@ -198,7 +201,8 @@ internal sealed partial class SocketSupervisor : BackgroundService
     {
         var pipeline = new HandlerPipeline(_services, options.Handlers);
         var encoder = _services.GetRequiredKeyedService<IOutboundEncoder>(options.Outbound.Encoder);
-        var connection = new SocketConnection(name, options, pipeline, encoder, _connector, _metrics, _time, _loggerFactory, _hostStarted.Task);
+        var protocol = _services.GetRequiredKeyedService<IProtocol>(options.Protocol);
+        var connection = new SocketConnection(name, options, protocol, pipeline, encoder, _connector, _metrics, _time, _loggerFactory, _hostStarted.Task);
         _connections[name] = connection;
         _tracker.Add(connection.Status);
         connection.Start();
@@ -220,20 +224,26 @@ internal sealed partial class SocketSupervisor : BackgroundService
         }
     }
 
-    // One timer for all sockets, rather than one per connection, checks NoMessageTimeout deadlines
-    // and lets idle sockets release their receive buffers.
+    // One timer for all sockets, rather than one per connection, drives heart-beats, handshake and
+    // reply deadlines and NoMessageTimeout, and once a second lets idle sockets release their
+    // receive buffers.
     private async Task RunWatchdogAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(s_watchdogInterval, _time);
+        var ticks = 0L;
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
                 var now = _time.GetTimestamp();
+                var trim = ++ticks % TrimEveryTicks == 0;
                 foreach (var connection in _connections.Values)
                 {
-                    connection.CheckSilence(now);
-                    connection.Dispatcher.TrimIfIdle();
+                    connection.OnTick(now);
+                    if (trim)
+                    {
+                        connection.Dispatcher.TrimIfIdle();
+                    }
                 }
             }
         }

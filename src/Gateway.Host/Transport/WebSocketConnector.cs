@@ -18,11 +18,16 @@ internal sealed class WebSocketConnector : IDisposable
 
     /// <summary>Connects to <paramref name="url"/> (the configured URL without credentials), or throws
     /// <see cref="ConnectException"/> with the handshake's HTTP status when there was one.</summary>
-    public async Task<ClientWebSocket> ConnectAsync(SocketOptions options, Uri url, CancellationToken cancellationToken)
+    public async Task<ClientWebSocket> ConnectAsync(SocketOptions options, Uri url, IReadOnlyList<string> protocolSubProtocols, CancellationToken cancellationToken)
     {
         var socket = new ClientWebSocket();
         try
         {
+            foreach (var subProtocol in protocolSubProtocols)
+            {
+                socket.Options.AddSubProtocol(subProtocol);
+            }
+
             Configure(socket.Options, options);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.ConnectTimeout);

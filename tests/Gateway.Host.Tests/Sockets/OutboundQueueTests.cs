@@ -29,8 +29,8 @@ public sealed class OutboundQueueTests
         var (withdrawn, reportedQueued) = queue.WithdrawAll(SendStatus.Stopped);
 
         Assert.Equal((2, 1), (withdrawn, reportedQueued));
-        Assert.Equal(SendStatus.Stopped, await queued.Completion);
-        Assert.Equal(SendStatus.Stopped, await waiting.Completion);
+        Assert.Equal(SendStatus.Stopped, (await queued.Completion).Status);
+        Assert.Equal(SendStatus.Stopped, (await waiting.Completion).Status);
         Assert.Equal(0, queue.Count);
     }
 
@@ -47,7 +47,7 @@ public sealed class OutboundQueueTests
         item.Release();
 
         Assert.Equal(1, withdrawn);
-        Assert.Equal(SendStatus.NotConnected, await item.Completion);
+        Assert.Equal(SendStatus.NotConnected, (await item.Completion).Status);
     }
 
     [Fact]
@@ -59,9 +59,9 @@ public sealed class OutboundQueueTests
         Assert.True(item.TryClaim());
 
         queue.WithdrawAll(SendStatus.Stopped);
-        item.CompleteWritten();
+        item.CompleteWritten(awaitReply: false);
 
-        Assert.Equal(SendStatus.Sent, await item.Completion);
+        Assert.Equal(SendStatus.Sent, (await item.Completion).Status);
     }
 
     [Fact]
@@ -75,8 +75,38 @@ public sealed class OutboundQueueTests
 
         Assert.False(item.Completion.IsCompleted);
         Assert.True(item.TryClaim());
-        item.CompleteWritten();
-        Assert.Equal(SendStatus.Sent, await item.Completion);
+        item.CompleteWritten(awaitReply: false);
+        Assert.Equal(SendStatus.Sent, (await item.Completion).Status);
         Assert.False(item.TryClaim());
+    }
+
+    [Fact]
+    public async Task CompleteWritten_AwaitingReply_WrittenNowCompletionWithTheReply()
+    {
+        var item = Item();
+        Assert.True(item.TryClaim());
+
+        item.CompleteWritten(awaitReply: true);
+
+        Assert.Equal(SendStatus.Sent, await item.Written);
+        Assert.False(item.Completion.IsCompleted);
+        Assert.False(item.TryWithdraw(SendStatus.Stopped));
+        Assert.True(item.TryCompleteReply(SendStatus.Confirmed, [1, 2]));
+        Assert.False(item.TryCompleteReply(SendStatus.NoReply, null));
+        var outcome = await item.Completion;
+        Assert.Equal(SendStatus.Confirmed, outcome.Status);
+        Assert.Equal([1, 2], outcome.Reply);
+    }
+
+    [Fact]
+    public async Task TryCompleteReply_NotWrittenYet_RefusedAndWithdrawStillWorks()
+    {
+        var item = Item();
+
+        Assert.False(item.TryCompleteReply(SendStatus.Lost, null));
+        Assert.True(item.TryWithdraw(SendStatus.Stopped));
+
+        Assert.Equal(SendStatus.Stopped, await item.Written);
+        Assert.Equal(SendStatus.Stopped, (await item.Completion).Status);
     }
 }

@@ -1,0 +1,37 @@
+using System.Buffers;
+
+namespace Gateway.Host.Protocols;
+
+/// <summary>
+/// A protocol's side of one connection: the handshake, control traffic, which messages become
+/// frames, encoding sends, acknowledging outcomes, the goodbye. Called by one connection only; a
+/// reconnect creates a new session, so resubscribing needs no extra code.
+/// </summary>
+internal interface IProtocolSession : IFrameCompletion
+{
+    /// <summary>
+    /// Runs the handshake (raw: the <c>OnConnect</c> messages; STOMP: CONNECT and SUBSCRIBE; Phoenix:
+    /// joins) and calls <see cref="IProtocolConnection.SetReady"/> when done; bounded by
+    /// <c>HandshakeTimeout</c>, cancelled when the connection ends.
+    /// </summary>
+    ValueTask StartAsync(CancellationToken cancellationToken);
+
+    /// <summary>A complete message arrived (on the receive loop: no blocking, no allocation for plain data).</summary>
+    ReceiveDecision OnMessage(ReadOnlySpan<byte> message, FrameKind kind, out InboundFrame frame);
+
+    /// <summary>
+    /// Encodes a user send at write time, so it carries the session's current state (refs, receipts).
+    /// Returns the bytes to write, and a non-zero <paramref name="replyKey"/> when the send is confirmed
+    /// by a reply (<see cref="IProtocolConnection.CompleteReply"/>) rather than by being written.
+    /// </summary>
+    ReadOnlyMemory<byte> Encode(ReadOnlyMemory<byte> payload, FrameKind kind, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey);
+
+    /// <summary>From the shared watchdog: heart-beats and deadlines (no timer per connection).</summary>
+    void OnTick(long timestamp);
+
+    /// <summary>Shutdown: later messages are not delivered (they end <see cref="FrameOutcome.Lost"/>).</summary>
+    void StopDelivering();
+
+    /// <summary>The protocol's goodbye before the close frame (STOMP DISCONNECT, Phoenix phx_leave); bounded by the caller.</summary>
+    ValueTask GoodbyeAsync(CancellationToken cancellationToken);
+}

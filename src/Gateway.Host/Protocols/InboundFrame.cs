@@ -1,0 +1,20 @@
+namespace Gateway.Host.Protocols;
+
+/// <summary>What a session makes of one received message.</summary>
+internal enum ReceiveDecision
+{
+    /// <summary>Hand <see cref="InboundFrame"/> to the handlers.</summary>
+    Deliver,
+
+    /// <summary>Control traffic the session answered itself (heart-beat, receipt, reply): handlers never see it.</summary>
+    Consumed,
+
+    /// <summary>A protocol error: the session already called <see cref="IProtocolConnection.Fail"/>.</summary>
+    Close,
+}
+
+/// <summary>The frame a session delivers: a slice of the message, and a completion token when it wants the outcome.</summary>
+/// <param name="Offset">Start of the payload within the message.</param>
+/// <param name="Length">Payload length.</param>
+/// <param name="CompletionToken">Non-zero: <see cref="IFrameCompletion.Complete"/> is called with it once the frame ended.</param>
+internal readonly record struct InboundFrame(int Offset, int Length, long CompletionToken = 0);

@@ -1,0 +1,421 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Net.WebSockets;
+using Gateway.Host.Configuration;
+using Gateway.Host.Health;
+using Gateway.Host.Metrics;
+using Gateway.Host.Protocols;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Host.Sockets;
+
+/// <summary>
+/// One socket's send side: the bounded outbound queue (it outlives connections), one send loop at
+/// a time per connected socket, a control lane that writes ahead of queued sends, the sends that
+/// await the server's reply, and the lock that keeps every write (and the close frame) whole.
+/// Neither queue nor loop exists until needed: an idle socket that never sends carries neither.
+/// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The write lock lives as long as the socket; nothing waits on it once the socket stopped.")]
+internal sealed partial class OutboundPipeline
+{
+    // Control messages (ACKs, heart-beats) waiting for the lock: beyond this the peer is not reading.
+    private const int MaxPendingControl = 1024;
+
+    private readonly string _name;
+    private readonly SocketOptions _options;
+    private readonly IOutboundEncoder _encoder;
+    private readonly GatewayMetrics _metrics;
+    private readonly SocketStatus _status;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private OutboundQueue? _queue;
+    private ConcurrentDictionary<long, AwaitedReply>? _awaitingReply;
+    private int _pendingControl;
+
+    // The connection's send side once it is Ready; null otherwise.
+    private volatile SendContext? _sending;
+
+    // 1 while a send loop runs: at most one at a time keeps messages in order.
+    private int _sendLoopRunning;
+    private Task _sendLoop = Task.CompletedTask;
+
+    public OutboundPipeline(string name, SocketOptions options, IOutboundEncoder encoder, GatewayMetrics metrics, SocketStatus status, TimeProvider time, ILogger logger)
+    {
+        _name = name;
+        _options = options;
+        _encoder = encoder;
+        _metrics = metrics;
+        _status = status;
+        _time = time;
+        _logger = logger;
+        status.OutboundDepth = () => Volatile.Read(ref _queue)?.Count ?? 0;
+    }
+
+    private OutboundQueue Queue
+    {
+        get
+        {
+            var queue = Volatile.Read(ref _queue);
+            if (queue is null)
+            {
+                var created = new OutboundQueue(_options.Outbound.Capacity);
+                queue = Interlocked.CompareExchange(ref _queue, created, null) ?? created;
+            }
+
+            return queue;
+        }
+    }
+
+    /// <summary>
+    /// Accepts a message. While Ready, reports its write (<paramref name="waitForConfirmation"/>: the
+    /// protocol's strongest confirmation); while not, queues it (<see cref="OutboundPolicy.Buffer"/>)
+    /// or rejects it (<see cref="OutboundPolicy.Reject"/>). With <paramref name="waitForConfirmation"/>,
+    /// waits through reconnects until it is confirmed, written, or dropped.
+    /// </summary>
+    public async ValueTask<SendOutcome> SendAsync(OutboundMessage message, bool stopping, bool waitForConfirmation, CancellationToken cancellationToken)
+    {
+        if (stopping)
+        {
+            return new SendOutcome(SendStatus.Stopped);
+        }
+
+        var (payload, kind) = Encode(message);
+        if (payload.Length > _options.MaxMessageSize)
+        {
+            return new SendOutcome(SendStatus.TooLarge);
+        }
+
+        var connected = _sending;
+        var buffer = _options.Outbound.WhileDisconnected == OutboundPolicy.Buffer;
+        if (connected is null && !buffer)
+        {
+            return new SendOutcome(SendStatus.NotConnected);
+        }
+
+        var item = new OutboundItem(payload, kind, _time.GetTimestamp());
+        if (!Queue.TryEnqueue(item))
+        {
+            _metrics.OutboundRejected(_name, "queue_full");
+            return new SendOutcome(SendStatus.QueueFull);
+        }
+
+        // Read again: a connection that became Ready since the check above must not leave the message waiting.
+        if (_sending is { } now)
+        {
+            KickSendLoop(now);
+        }
+
+        if (waitForConfirmation)
+        {
+            try
+            {
+                return await item.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (item.TryWithdraw(SendStatus.Stopped))
+            {
+                throw;
+            }
+        }
+
+        if (connected is not null)
+        {
+            // Ready: report the write, or, if the connection drops first, what became of the message.
+            await Task.WhenAny(item.Written, connected.Lost.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (item.Written.IsCompleted)
+            {
+                return new SendOutcome(item.Written.Result);
+            }
+
+            if (!buffer)
+            {
+                return item.TryWithdraw(SendStatus.NotConnected) ? new SendOutcome(SendStatus.NotConnected) : new SendOutcome(await item.Written.ConfigureAwait(false));
+            }
+        }
+
+        item.ReportedQueued = true;
+        return item.Written.IsCompleted ? new SendOutcome(item.Written.Result) : new SendOutcome(SendStatus.Queued);
+    }
+
+    private (byte[] Payload, FrameKind Kind) Encode(in OutboundMessage message)
+    {
+        if (message.Value is not { } value)
+        {
+            return (message.Payload.ToArray(), message.Kind);
+        }
+
+        var output = new ArrayBufferWriter<byte>();
+        var kind = _encoder.Encode(value, output);
+        return (output.WrittenSpan.ToArray(), kind);
+    }
+
+    /// <summary>The connection is Ready: user sends flow; what was queued while not Ready goes first.</summary>
+    public void Attach(WebSocket socket, IProtocolSession session, CancellationToken connectionToken)
+    {
+        var context = new SendContext(socket, session, connectionToken);
+        _sending = context;
+        if (Volatile.Read(ref _queue) is { Count: > 0 })
+        {
+            KickSendLoop(context);
+        }
+    }
+
+    /// <summary>The connection ended (its token is cancelled): sends stop, and sends awaiting a reply are <see cref="SendStatus.Lost"/>.</summary>
+    public async Task DetachAsync()
+    {
+        var context = _sending;
+        _sending = null;
+        await Volatile.Read(ref _sendLoop).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        context?.Lost.TrySetResult();
+        if (Volatile.Read(ref _awaitingReply) is { } awaiting)
+        {
+            foreach (var key in awaiting.Keys)
+            {
+                if (awaiting.TryRemove(key, out var reply))
+                {
+                    reply.Item.TryCompleteReply(SendStatus.Lost, null);
+                }
+            }
+        }
+
+        if (_options.Outbound.WhileDisconnected == OutboundPolicy.Reject)
+        {
+            // Under Reject nothing waits for a reconnect; the waiting callers learn NotConnected.
+            Volatile.Read(ref _queue)?.WithdrawAll(SendStatus.NotConnected);
+        }
+    }
+
+    /// <summary>Writes a control message as soon as the current write is done, ahead of queued user sends.</summary>
+    public ValueTask SendControlAsync(WebSocket socket, ReadOnlyMemory<byte> message, FrameKind kind, CancellationToken cancellationToken)
+        => new(WriteAsync(socket, message, kind, cancellationToken));
+
+    /// <summary>Fire and forget; false when too many control messages wait (the peer stopped reading).</summary>
+    public bool PostControl(WebSocket socket, ReadOnlyMemory<byte> message, FrameKind kind, CancellationToken connectionToken)
+    {
+        if (Interlocked.Increment(ref _pendingControl) > MaxPendingControl)
+        {
+            Interlocked.Decrement(ref _pendingControl);
+            return false;
+        }
+
+        _ = PostAsync();
+        return true;
+
+        async Task PostAsync()
+        {
+            try
+            {
+                await WriteAsync(socket, message, kind, connectionToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
+            {
+                // The connection is going away; the receive loop reports why.
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _pendingControl);
+            }
+        }
+    }
+
+    /// <summary>The server answered the send encoded with <paramref name="replyKey"/>.</summary>
+    public void CompleteReply(long replyKey, SendStatus status, ReadOnlySpan<byte> reply)
+    {
+        if (Volatile.Read(ref _awaitingReply) is { } awaiting && awaiting.TryRemove(replyKey, out var pending))
+        {
+            pending.Item.TryCompleteReply(status, reply.ToArray());
+        }
+    }
+
+    /// <summary>From the watchdog: sends whose reply is overdue end <see cref="SendStatus.NoReply"/>.</summary>
+    public void OnTick(long now)
+    {
+        if (Volatile.Read(ref _awaitingReply) is not { IsEmpty: false } awaiting)
+        {
+            return;
+        }
+
+        foreach (var (key, pending) in awaiting)
+        {
+            if (_time.GetElapsedTime(pending.WrittenAt, now) >= _options.ReplyTimeout && awaiting.TryRemove(key, out _))
+            {
+                pending.Item.TryCompleteReply(SendStatus.NoReply, null);
+            }
+        }
+    }
+
+    /// <summary>Writes the close frame, exclusive with other writes, within <paramref name="timeout"/>; aborts the socket if it cannot.</summary>
+    public async Task<bool> CloseOutputAsync(WebSocket socket, WebSocketCloseStatus status, string description, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout, _time);
+        try
+        {
+            await _writeLock.WaitAsync(cts.Token).ConfigureAwait(false);
+            try
+            {
+                if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+                {
+                    await socket.CloseOutputAsync(status, description, cts.Token).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                _writeLock.Release();
+            }
+
+            return true;
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException or ObjectDisposedException)
+        {
+            Log.CloseFailed(_logger, _name, ex.Message);
+            socket.Abort();
+            return false;
+        }
+    }
+
+    /// <summary>Stop: every message not written ends <see cref="SendStatus.Stopped"/>, counted and logged.</summary>
+    public void DropQueued()
+    {
+        if (Volatile.Read(ref _queue) is not { } queue)
+        {
+            return;
+        }
+
+        var (withdrawn, reportedQueued) = queue.WithdrawAll(SendStatus.Stopped);
+        if (withdrawn > 0)
+        {
+            _metrics.OutboundDropped(_name, "stopped", withdrawn);
+            Log.OutboundDroppedAtStop(_logger, _name, withdrawn, reportedQueued);
+        }
+    }
+
+    private void KickSendLoop(SendContext context)
+    {
+        if (Interlocked.CompareExchange(ref _sendLoopRunning, 1, 0) == 0)
+        {
+            Volatile.Write(ref _sendLoop, Task.Run(() => RunSendLoopAsync(context), CancellationToken.None));
+        }
+    }
+
+    /// <summary>Writes queued messages in order until the queue is empty or the connection fails.</summary>
+    private async Task RunSendLoopAsync(SendContext context)
+    {
+        await DrainAsync(context).ConfigureAwait(false);
+        Volatile.Write(ref _sendLoopRunning, 0);
+
+        // A message queued after the queue looked empty, but before the flag was cleared, found the loop
+        // still running and did not start one: look once more. After a reconnect, this also hands over
+        // to the new connection what a stale loop found.
+        if (Volatile.Read(ref _queue) is { Count: > 0 } && _sending is { } current && !current.Token.IsCancellationRequested)
+        {
+            KickSendLoop(current);
+        }
+    }
+
+    private async Task DrainAsync(SendContext context)
+    {
+        var reader = Queue.Reader;
+        var maxAge = _options.Outbound.MaxAge;
+        while (reader.TryPeek(out var item))
+        {
+            if (item.IsDone)
+            {
+                reader.TryRead(out _); // withdrawn by its sender
+                continue;
+            }
+
+            if (_time.GetElapsedTime(item.EnqueuedAt) > maxAge)
+            {
+                reader.TryRead(out _);
+                if (item.TryWithdraw(SendStatus.Expired))
+                {
+                    _metrics.OutboundDropped(_name, "expired", 1);
+                    Log.OutboundExpired(_logger, _name, maxAge);
+                }
+
+                continue;
+            }
+
+            if (!item.TryClaim())
+            {
+                continue; // withdrawn just now; removed on the next pass
+            }
+
+            long replyKey = 0;
+            try
+            {
+                // Encoded at write time, so the session's current state (refs, receipt ids) goes with it.
+                var wire = context.Session.Encode(item.Payload, item.Kind, context.Scratch, out var wireKind, out replyKey);
+                if (replyKey != 0)
+                {
+                    AwaitingReply[replyKey] = new AwaitedReply(item, _time.GetTimestamp());
+                }
+
+                await WriteAsync(context.Socket, wire, wireKind, context.Token).ConfigureAwait(false);
+                context.Scratch.ResetWrittenCount();
+            }
+            catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
+            {
+                // Still first in line: written after the next connect (Buffer) or withdrawn (Reject).
+                if (replyKey != 0)
+                {
+                    _awaitingReply?.TryRemove(replyKey, out _);
+                }
+
+                item.Release();
+                if (!context.Token.IsCancellationRequested)
+                {
+                    Log.SendFailed(_logger, _name, ex);
+                    context.Socket.Abort(); // the receive loop notices and reconnects
+                }
+
+                return;
+            }
+
+            reader.TryRead(out _);
+            item.CompleteWritten(awaitReply: replyKey != 0);
+        }
+    }
+
+    private ConcurrentDictionary<long, AwaitedReply> AwaitingReply
+    {
+        get
+        {
+            var awaiting = Volatile.Read(ref _awaitingReply);
+            return awaiting ?? Interlocked.CompareExchange(ref _awaitingReply, new(), null) ?? _awaitingReply;
+        }
+    }
+
+    /// <summary>One message, written whole, exclusive with other writers (control messages, the close frame).</summary>
+    private async Task WriteAsync(WebSocket socket, ReadOnlyMemory<byte> payload, FrameKind kind, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var type = kind == FrameKind.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
+            await socket.SendAsync(payload, type, endOfMessage: true, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        _status.AddSent(payload.Length);
+    }
+
+    private sealed record AwaitedReply(OutboundItem Item, long WrittenAt);
+
+    /// <summary>One Ready connection's means to write, and the signal that it is gone.</summary>
+    private sealed class SendContext(WebSocket socket, IProtocolSession session, CancellationToken token)
+    {
+        public WebSocket Socket { get; } = socket;
+
+        public IProtocolSession Session { get; } = session;
+
+        public CancellationToken Token { get; } = token;
+
+        public ArrayBufferWriter<byte> Scratch { get; } = new();
+
+        public TaskCompletionSource Lost { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}

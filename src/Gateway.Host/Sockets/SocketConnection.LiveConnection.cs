@@ -1,0 +1,137 @@
+using System.Net.WebSockets;
+using System.Text;
+using Gateway.Host.Health;
+using Gateway.Host.Protocols;
+
+namespace Gateway.Host.Sockets;
+
+internal sealed partial class SocketConnection
+{
+    /// <summary>
+    /// One open connection as its protocol session sees it. A session keeps this, never the socket
+    /// worker, so a session of an ended connection cannot touch the next one.
+    /// </summary>
+    private sealed class LiveConnection : IProtocolConnection
+    {
+        private static readonly TimeSpan s_failCloseTimeout = TimeSpan.FromSeconds(1);
+
+        private readonly SocketConnection _owner;
+        private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _failed;
+        private int _announced;
+
+        public LiveConnection(SocketConnection owner, ClientWebSocket socket, CancellationToken token)
+        {
+            _owner = owner;
+            Socket = socket;
+            Token = token;
+            Session = owner._protocol.CreateSession(this, owner.Options);
+        }
+
+        public ClientWebSocket Socket { get; }
+
+        /// <summary>Cancelled when the connection ended.</summary>
+        public CancellationToken Token { get; }
+
+        public IProtocolSession Session { get; }
+
+        public Task Ready => _ready.Task;
+
+        public Task<DisconnectReason>? Receiving { get; set; }
+
+        public string SocketName => _owner.Name;
+
+        /// <summary>
+        /// The first of the receive loop (a frame) and the Ready transition claims the connection's
+        /// announcement: a Connected item queued behind frames would take a queue slot for nothing.
+        /// </summary>
+        public bool TryClaimAnnouncement() => Volatile.Read(ref _announced) == 0 && Interlocked.Exchange(ref _announced, 1) == 0;
+
+        public ValueTask SendControlAsync(ReadOnlyMemory<byte> message, FrameKind kind, CancellationToken cancellationToken)
+            => _owner.Outbound.SendControlAsync(Socket, message, kind, cancellationToken);
+
+        public void PostControl(ReadOnlyMemory<byte> message, FrameKind kind)
+        {
+            if (!Token.IsCancellationRequested && !_owner.Outbound.PostControl(Socket, message, kind, Token))
+            {
+                Fail(WebSocketCloseStatus.PolicyViolation, "the server stopped reading: too many control messages waiting to be written");
+            }
+        }
+
+        public void SetReady(bool ready, string? detail = null)
+        {
+            if (Token.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (ready)
+            {
+                _ready.TrySetResult();
+            }
+            else
+            {
+                _owner.SetState(SocketState.Handshaking, 0, detail);
+            }
+        }
+
+        public void CompleteReply(long replyKey, SendStatus status, ReadOnlySpan<byte> reply)
+            => _owner.Outbound.CompleteReply(replyKey, status, reply);
+
+        public void Fail(WebSocketCloseStatus status, string reason)
+        {
+            if (Interlocked.Exchange(ref _failed, 1) != 0 || Token.IsCancellationRequested)
+            {
+                return;
+            }
+
+            _owner._closedByGateway ??= new DisconnectReason(status, reason, null, ClosedByGateway: true);
+            Log.ConnectionFailed(_owner._logger, _owner.Name, reason, (int)status);
+            _ = CloseAsync(status, reason);
+        }
+
+        /// <summary>The protocol's goodbye, within <paramref name="timeout"/>; a failed goodbye does not stop the close.</summary>
+        public async Task GoodbyeAsync(TimeSpan timeout)
+        {
+            using var cts = new CancellationTokenSource(timeout, _owner._time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, Token);
+            try
+            {
+                await Session.GoodbyeAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException or ObjectDisposedException)
+            {
+                Log.GoodbyeFailed(_owner._logger, _owner.Name, ex.Message);
+            }
+        }
+
+        // A dead or misbehaving peer gets a close frame and a moment to answer it, then the connection is dropped.
+        private async Task CloseAsync(WebSocketCloseStatus status, string reason)
+        {
+            await _owner.Outbound.CloseOutputAsync(Socket, status, Truncate(reason), s_failCloseTimeout).ConfigureAwait(false);
+            if (Receiving is { } receiving)
+            {
+                await Task.WhenAny(receiving, Task.Delay(s_failCloseTimeout, _owner._time)).ConfigureAwait(false);
+            }
+
+            Socket.Abort();
+        }
+
+        // A close frame's reason is at most 123 bytes of UTF-8.
+        private static string Truncate(string reason)
+        {
+            if (Encoding.UTF8.GetByteCount(reason) <= 123)
+            {
+                return reason;
+            }
+
+            var length = Math.Min(reason.Length, 123);
+            while (Encoding.UTF8.GetByteCount(reason.AsSpan(0, length)) > 123)
+            {
+                length--;
+            }
+
+            return reason[..length];
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using System.Net.WebSockets;
+using Gateway.Host.Dispatch;
+using Gateway.Host.Protocols;
+using Gateway.Host.Transport;
+
+namespace Gateway.Host.Sockets;
+
+/// <summary>The receive loop: messages to the session, frames to the dispatcher, the close handshake.</summary>
+internal sealed partial class SocketConnection
+{
+    /// <summary>Reads until the connection ends; never throws: the result says why it ended.</summary>
+    private async Task<DisconnectReason> ReceiveLoopAsync(LiveConnection live, UpstreamConnection connection)
+    {
+        var socket = live.Socket;
+
+        // Reads take no token: a cancellable token costs a registration per call. Abort ends them instead.
+        using var abort = _abort.Token.UnsafeRegister(static s => ((WebSocket)s!).Abort(), socket);
+        try
+        {
+            while (true)
+            {
+                var read = await _reader.ReadAsync(socket).ConfigureAwait(false);
+                if (read.Outcome == ReadOutcome.Close)
+                {
+                    return await OnCloseReceivedAsync(socket).ConfigureAwait(false);
+                }
+
+                if (read.Outcome == ReadOutcome.TooLarge)
+                {
+                    return await RejectOversizedAsync(socket, connection).ConfigureAwait(false);
+                }
+
+                var buffer = read.Buffer!;
+                var timestamp = _time.GetTimestamp();
+                Volatile.Write(ref _lastReceived, timestamp);
+                if (live.Session.OnMessage(buffer.AsSpan(0, read.Count), read.Kind, out var frame) != ReceiveDecision.Deliver)
+                {
+                    // Control traffic the session answered, or a protocol error it is closing for.
+                    _pool.Return(buffer);
+                    continue;
+                }
+
+                Status.AddReceived(frame.Length);
+                var completion = frame.CompletionToken != 0 ? live.Session : null;
+                var envelope = FrameEnvelope.ForFrame(connection, buffer, frame.Offset, frame.Length, read.Kind, ++_sequence, _time.GetUtcNow(), timestamp, completion, frame.CompletionToken);
+                if (!_delivering)
+                {
+                    // Stopping: read on (receipts, replies), but deliver nothing new.
+                    Dispatcher.Lose(envelope);
+                    continue;
+                }
+
+                live.TryClaimAnnouncement();
+                await Dispatcher.EnqueueAsync(envelope).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            return _closedByGateway ?? new DisconnectReason(null, null, ex, ClosedByGateway: _abort.IsCancellationRequested);
+        }
+    }
+
+    private async Task<DisconnectReason> OnCloseReceivedAsync(ClientWebSocket socket)
+    {
+        var status = socket.CloseStatus;
+        var description = socket.CloseStatusDescription;
+        if (socket.State == WebSocketState.CloseReceived)
+        {
+            // The server started the close: answer it with the same code.
+            await Outbound.CloseOutputAsync(socket, status ?? WebSocketCloseStatus.NormalClosure, string.Empty, s_closeHandshakeTimeout).ConfigureAwait(false);
+            return new DisconnectReason(status, description, null, ClosedByGateway: false);
+        }
+
+        // The server answered a close the gateway started.
+        return _closedByGateway ?? new DisconnectReason(status, description, null, ClosedByGateway: true);
+    }
+
+    private async Task<DisconnectReason> RejectOversizedAsync(ClientWebSocket socket, UpstreamConnection connection)
+    {
+        var sequence = ++_sequence;
+        Status.AddReceived(Options.MaxMessageSize);
+        Status.AddDropped();
+        _metrics.FrameDropped(Name, "too_large");
+        Log.MessageTooBig(_logger, Name, connection.Number, sequence, Options.MaxMessageSize);
+        var reason = new DisconnectReason(WebSocketCloseStatus.MessageTooBig, $"message larger than {Options.MaxMessageSize} bytes", null, ClosedByGateway: true);
+        _closedByGateway = reason;
+        await Outbound.CloseOutputAsync(socket, WebSocketCloseStatus.MessageTooBig, "message too big", s_closeHandshakeTimeout).ConfigureAwait(false);
+
+        // Discard the rest of the message until the server's close arrives, briefly.
+        var scratch = _pool.Rent(16 * 1024);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_abort.Token);
+            timeout.CancelAfter(s_closeHandshakeTimeout);
+            while ((await socket.ReceiveAsync(scratch.AsMemory(), timeout.Token).ConfigureAwait(false)).MessageType != WebSocketMessageType.Close)
+            {
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
+        {
+            socket.Abort();
+        }
+        finally
+        {
+            _pool.Return(scratch);
+        }
+
+        return reason;
+    }
+}
