@@ -154,6 +154,11 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             errors.Add($"{path}:Outbound:Encoder: '{socket.Outbound.Encoder}' is not a registered outbound encoder");
         }
 
+        if (!string.IsNullOrEmpty(socket.ConnectHook) && !keyedServices.IsKeyedService(typeof(IConnectHook), socket.ConnectHook))
+        {
+            errors.Add($"{path}:ConnectHook: '{socket.ConnectHook}' is not a registered connect hook");
+        }
+
         if (socket.Handlers.Count == 0)
         {
             errors.Add($"{path}:Handlers: at least one handler is required, so no frame goes unhandled");

@@ -52,6 +52,9 @@ internal sealed class SocketOptions
 
     public List<OnConnectMessage> OnConnect { get; set; } = [];
 
+    /// <summary>The registered <see cref="IConnectHook"/> run before every connect attempt; null or empty for none.</summary>
+    public string? ConnectHook { get; set; }
+
     /// <summary>Skips TLS certificate validation for this socket (logged as a warning).</summary>
     public bool DangerousAcceptAnyServerCertificate { get; set; }
 }

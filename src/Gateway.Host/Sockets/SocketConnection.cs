@@ -206,7 +206,7 @@ internal sealed partial class SocketConnection
             ClientWebSocket socket;
             try
             {
-                socket = await _connector.ConnectAsync(Options, _connectUrl, _protocol.SubProtocols(Options), _stopping.Token).ConfigureAwait(false);
+                socket = await _connector.ConnectAsync(Name, Options, _connectUrl, _protocol.SubProtocols(Options), attempt, _stopping.Token).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {

@@ -3,23 +3,39 @@ using System.Net.Http;
 using System.Net.WebSockets;
 using System.Text;
 using Gateway.Host.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Host.Transport;
 
 /// <summary>
 /// Opens <see cref="ClientWebSocket"/>s over one shared <see cref="HttpMessageInvoker"/> (one for
 /// sockets that opt out of certificate validation). Proxies come from the usual environment
-/// variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY).
+/// variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY). Runs the socket's connect hook, if it
+/// has one, before each attempt.
 /// </summary>
-internal sealed class WebSocketConnector : IDisposable
+internal sealed class WebSocketConnector(IServiceProvider services) : IDisposable
 {
     private readonly HttpMessageInvoker _invoker = new(CreateHandler(acceptAnyCertificate: false));
     private readonly Lazy<HttpMessageInvoker> _insecureInvoker = new(() => new HttpMessageInvoker(CreateHandler(acceptAnyCertificate: true)));
 
     /// <summary>Connects to <paramref name="url"/> (the configured URL without credentials), or throws
     /// <see cref="ConnectException"/> with the handshake's HTTP status when there was one.</summary>
-    public async Task<ClientWebSocket> ConnectAsync(SocketOptions options, Uri url, IReadOnlyList<string> protocolSubProtocols, CancellationToken cancellationToken)
+    /// <param name="socketName">The socket, for its connect hook.</param>
+    /// <param name="options">The socket's options.</param>
+    /// <param name="url">The URL; the connect hook may change its query.</param>
+    /// <param name="protocolSubProtocols">The protocol's subprotocols, offered before the configured ones.</param>
+    /// <param name="attempt">The socket's attempt number, for its connect hook.</param>
+    /// <param name="cancellationToken">The socket is stopping.</param>
+    public async Task<ClientWebSocket> ConnectAsync(string socketName, SocketOptions options, Uri url, IReadOnlyList<string> protocolSubProtocols, int attempt, CancellationToken cancellationToken)
     {
+        var headers = GetHeaders(options);
+        if (options.ConnectHook is { Length: > 0 } hookName)
+        {
+            // Validation made sure it is registered; resolved per attempt, so the connection holds no reference to it.
+            var hook = services.GetRequiredKeyedService<IConnectHook>(hookName);
+            url = await ConnectHookInvoker.RunAsync(hook, hookName, socketName, attempt, url, headers, options.ConnectTimeout, cancellationToken).ConfigureAwait(false);
+        }
+
         var socket = new ClientWebSocket();
         try
         {
@@ -28,7 +44,7 @@ internal sealed class WebSocketConnector : IDisposable
                 socket.Options.AddSubProtocol(subProtocol);
             }
 
-            Configure(socket.Options, options);
+            Configure(socket.Options, options, headers);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(options.ConnectTimeout);
             var invoker = options.DangerousAcceptAnyServerCertificate ? _insecureInvoker.Value : _invoker;
@@ -61,7 +77,20 @@ internal sealed class WebSocketConnector : IDisposable
         }
     }
 
-    private static void Configure(ClientWebSocketOptions target, SocketOptions options)
+    /// <summary>The configured headers, plus Basic authorization for <c>ws://user:password@host</c>, as browsers do.</summary>
+    private static Dictionary<string, string> GetHeaders(SocketOptions options)
+    {
+        var headers = new Dictionary<string, string>(options.Headers, StringComparer.OrdinalIgnoreCase);
+        if (options.Url is { UserInfo.Length: > 0 } url && !headers.ContainsKey("Authorization"))
+        {
+            var credentials = Uri.UnescapeDataString(url.UserInfo);
+            headers["Authorization"] = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials));
+        }
+
+        return headers;
+    }
+
+    private static void Configure(ClientWebSocketOptions target, SocketOptions options, Dictionary<string, string> headers)
     {
         target.CollectHttpResponseDetails = true;
         target.KeepAliveInterval = options.KeepAliveInterval;
@@ -71,16 +100,9 @@ internal sealed class WebSocketConnector : IDisposable
             target.AddSubProtocol(subProtocol);
         }
 
-        foreach (var (name, value) in options.Headers)
+        foreach (var (name, value) in headers)
         {
             target.SetRequestHeader(name, value);
-        }
-
-        // ws://user:password@host: send the credentials as Basic authorization, as browsers do.
-        if (options.Url is { UserInfo.Length: > 0 } url && !options.Headers.ContainsKey("Authorization"))
-        {
-            var credentials = Uri.UnescapeDataString(url.UserInfo);
-            target.SetRequestHeader("Authorization", "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials)));
         }
     }
 

@@ -41,6 +41,24 @@ public sealed class GatewayOptionsSetupTests
     }
 
     [Fact]
+    public void Configure_ConnectHookInDefaults_AppliesUnlessSocketSetsOrClearsIt()
+    {
+        var options = Bind(
+            ("Gateway:Defaults:ConnectHook", "tokens"),
+            ("Gateway:Sockets:a:Url", "wss://h/a"),
+            ("Gateway:Sockets:b:Url", "wss://h/b"),
+            ("Gateway:Sockets:b:ConnectHook", "other"),
+            ("Gateway:Sockets:c:Url", "wss://h/c"),
+            ("Gateway:Sockets:c:ConnectHook", ""));
+
+        Assert.Empty(options.BindErrors);
+        Assert.Equal("tokens", options.Sockets["a"].ConnectHook);
+        Assert.Equal("other", options.Sockets["b"].ConnectHook);
+        Assert.Equal(string.Empty, options.Sockets["c"].ConnectHook);
+        Assert.Null(Bind(("Gateway:Sockets:a:Url", "wss://h/a")).Sockets["a"].ConnectHook);
+    }
+
+    [Fact]
     public void Configure_NoDefaults_SocketKeepsBuiltInDefaults()
     {
         var options = Bind(("Gateway:Sockets:a:Url", "ws://h/"));

@@ -14,6 +14,7 @@ public sealed class GatewayOptionsValidatorTests
             .AddFrameHandler<NoopFrameHandler>("log")
             .AddFrameHandler<NoopFrameHandler>("file")
             .AddOutboundEncoder<Gateway.Host.Sockets.JsonOutboundEncoder>("json")
+            .AddConnectHook<NoopConnectHook>("refresh")
             .BuildServiceProvider();
         _validator = new GatewayOptionsValidator(services.GetRequiredService<IServiceProviderIsKeyedService>());
     }
@@ -470,6 +471,68 @@ public sealed class GatewayOptionsValidatorTests
                 "Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL",
             ],
             errors);
+    }
+
+    [Fact]
+    public void GetErrors_UnregisteredConnectHook_NamesKeyAndHook()
+    {
+        var socket = ValidSocket();
+        socket.ConnectHook = "nope";
+
+        Assert.Equal(["Gateway:Sockets:a:ConnectHook: 'nope' is not a registered connect hook"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_ConnectHookNameInOtherCase_IsNotRegistered()
+    {
+        var socket = ValidSocket();
+        socket.ConnectHook = "Refresh";
+
+        Assert.Equal(["Gateway:Sockets:a:ConnectHook: 'Refresh' is not a registered connect hook"], ErrorsFor(socket));
+    }
+
+    [Theory]
+    [InlineData("refresh")]
+    [InlineData("")]
+    [InlineData(null)]
+    public void GetErrors_RegisteredOrUnsetConnectHook_IsValid(string? hook)
+    {
+        var socket = ValidSocket();
+        socket.ConnectHook = hook;
+
+        Assert.Empty(ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_UnregisteredConnectHookInDefaults_ReportedUnderEachSocketsKey()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Gateway:Defaults:Handlers:0"] = "log",
+                ["Gateway:Defaults:ConnectHook"] = "tokens",
+                ["Gateway:Sockets:a:Url"] = "wss://h/a",
+                ["Gateway:Sockets:b:Url"] = "wss://h/b",
+                ["Gateway:Sockets:c:Url"] = "wss://h/c",
+                ["Gateway:Sockets:c:ConnectHook"] = "refresh",
+            })
+            .Build();
+        var options = new GatewayOptions();
+        new GatewayOptionsSetup(configuration).Configure(options);
+
+        var errors = _validator.GetErrors(options);
+
+        Assert.Equal(
+            [
+                "Gateway:Sockets:a:ConnectHook: 'tokens' is not a registered connect hook",
+                "Gateway:Sockets:b:ConnectHook: 'tokens' is not a registered connect hook",
+            ],
+            errors);
+    }
+
+    private sealed class NoopConnectHook : IConnectHook
+    {
+        public ValueTask OnConnectingAsync(ConnectContext context, CancellationToken cancellationToken) => ValueTask.CompletedTask;
     }
 
     private sealed class NoopFrameHandler : IFrameHandler
