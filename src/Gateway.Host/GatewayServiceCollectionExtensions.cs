@@ -44,6 +44,7 @@ internal static class GatewayServiceCollectionExtensions
         // Registration order is start order: metrics listen before the first socket connects.
         services.AddGatewayTelemetry(configuration);
         services.AddSingleton<SocketSupervisor>();
+        services.AddSingleton<ISocketDirectory>(sp => sp.GetRequiredService<SocketSupervisor>());
         services.AddHostedService(sp => sp.GetRequiredService<SocketSupervisor>());
         services.AddSingleton<ISocketSender, SocketSender>();
 

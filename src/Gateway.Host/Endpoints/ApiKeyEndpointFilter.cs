@@ -9,13 +9,13 @@ namespace Gateway.Host.Endpoints;
 /// Guards mutating endpoints: <c>X-Api-Key</c> must match <c>Gateway:Api:Key</c> (compared in
 /// constant time). With no key configured they answer 403 unless <c>Gateway:Api:AllowAnonymous</c>.
 /// </summary>
-internal sealed class ApiKeyEndpointFilter(SocketSupervisor supervisor) : IEndpointFilter
+internal sealed class ApiKeyEndpointFilter(ISocketDirectory sockets) : IEndpointFilter
 {
     public const string HeaderName = "X-Api-Key";
 
     public ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
-        var api = supervisor.Current.Api;
+        var api = sockets.Api;
         if (string.IsNullOrEmpty(api.Key))
         {
             return api.AllowAnonymous

@@ -32,32 +32,38 @@ internal static class SocketApiEndpoints
         mutating.MapPost("/sockets/{name}/reconnect", ReconnectAsync);
     }
 
-    private static async Task<IResult> SendAsync(string name, HttpRequest request, SocketSupervisor supervisor, ISocketSender sender)
+    private static async Task<IResult> SendAsync(string name, HttpRequest request, ISocketDirectory sockets, ISocketSender sender)
     {
-        if (!supervisor.TryGet(name, out var connection))
+        if (!sockets.TryGetSocket(name, out var socket))
         {
             return UnknownSocket(name);
         }
 
-        var (message, problem) = await ReadMessageAsync(request, connection.Options.MaxMessageSize).ConfigureAwait(false);
+        var (message, problem) = await ReadMessageAsync(request, socket.MaxMessageSize).ConfigureAwait(false);
         if (problem is not null)
         {
             return problem;
         }
 
-        var result = await sender.SendAsync(name, message, request.HttpContext.RequestAborted).ConfigureAwait(false);
-        return Results.Json(new { socket = result.SocketName, status = result.Status }, JsonOptions, statusCode: StatusCodeOf(result.Status));
+        // ?wait=true: answer with the protocol's strongest confirmation (raw: written; STOMP: RECEIPT) and its reply.
+        var wait = bool.TryParse(request.Query["wait"], out var w) && w;
+        var aborted = request.HttpContext.RequestAborted;
+        var result = wait
+            ? await sender.SendAndWaitAsync(name, message, aborted).ConfigureAwait(false)
+            : await sender.SendAsync(name, message, aborted).ConfigureAwait(false);
+        var (reply, replyBase64) = DescribeReply(result.Reply);
+        return Results.Json(new { socket = result.SocketName, status = result.Status, reply, replyBase64 }, JsonOptions, statusCode: StatusCodeOf(result.Status));
     }
 
-    private static async Task<IResult> PublishAsync(string group, HttpRequest request, SocketSupervisor supervisor, ISocketSender sender)
+    private static async Task<IResult> PublishAsync(string group, HttpRequest request, ISocketDirectory sockets, ISocketSender sender)
     {
-        var members = supervisor.MembersOf(group);
+        var members = sockets.Group(group);
         if (members.Count == 0)
         {
             return Results.Json(new { error = $"no socket is in group '{group}'" }, statusCode: StatusCodes.Status404NotFound);
         }
 
-        var (message, problem) = await ReadMessageAsync(request, members.Max(m => m.Options.MaxMessageSize)).ConfigureAwait(false);
+        var (message, problem) = await ReadMessageAsync(request, members.Max(m => m.MaxMessageSize)).ConfigureAwait(false);
         if (problem is not null)
         {
             return problem;
@@ -67,24 +73,38 @@ internal static class SocketApiEndpoints
         return Results.Json(new { group, results = results.Select(r => new { socket = r.SocketName, status = r.Status }) }, JsonOptions, statusCode: StatusCodes.Status202Accepted);
     }
 
-    private static async Task<IResult> ReconnectAsync(string name, SocketSupervisor supervisor)
+    private static async Task<IResult> ReconnectAsync(string name, ISocketDirectory sockets)
     {
-        if (!supervisor.TryGet(name, out var connection))
+        if (!sockets.TryGetSocket(name, out _))
         {
             return UnknownSocket(name);
         }
 
-        return await connection.ReconnectAsync().ConfigureAwait(false)
-            ? Results.Json(new { socket = connection.Name, status = "reconnecting" }, statusCode: StatusCodes.Status202Accepted)
-            : Results.Json(new { socket = connection.Name, error = "not connected" }, statusCode: StatusCodes.Status409Conflict);
+        return await sockets.ReconnectAsync(name).ConfigureAwait(false)
+            ? Results.Json(new { socket = name, status = "reconnecting" }, statusCode: StatusCodes.Status202Accepted)
+            : Results.Json(new { socket = name, error = "not connected" }, statusCode: StatusCodes.Status409Conflict);
+    }
+
+    /// <summary>A reply as UTF-8 text when it is text, otherwise as base64; nothing when there is none.</summary>
+    private static (string? Text, string? Base64) DescribeReply(ReadOnlyMemory<byte> reply)
+    {
+        if (reply.IsEmpty)
+        {
+            return (null, null);
+        }
+
+        return System.Text.Unicode.Utf8.IsValid(reply.Span) ? (System.Text.Encoding.UTF8.GetString(reply.Span), null) : (null, Convert.ToBase64String(reply.Span));
     }
 
     internal static int StatusCodeOf(SendStatus status) => status switch
     {
         SendStatus.Sent or SendStatus.Queued => StatusCodes.Status202Accepted,
+        SendStatus.Confirmed => StatusCodes.Status200OK,
         SendStatus.UnknownSocket => StatusCodes.Status404NotFound,
         SendStatus.NotConnected => StatusCodes.Status409Conflict,
         SendStatus.TooLarge => StatusCodes.Status413PayloadTooLarge,
+        SendStatus.Refused or SendStatus.Lost => StatusCodes.Status502BadGateway, // the upstream said no, or went away before it said anything
+        SendStatus.NoReply => StatusCodes.Status504GatewayTimeout,
         _ => StatusCodes.Status503ServiceUnavailable, // QueueFull, Stopped, Expired: try again later
     };
 

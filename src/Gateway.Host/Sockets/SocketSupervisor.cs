@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
 using System.Threading.Channels;
 using Gateway.Host.Configuration;
 using Gateway.Host.Dispatch;
@@ -19,7 +20,7 @@ namespace Gateway.Host.Sockets;
 /// of handlers alone applies in place, and untouched sockets are left alone. An invalid reload is
 /// logged key by key and the last good configuration keeps running.
 /// </summary>
-internal sealed partial class SocketSupervisor : BackgroundService
+internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirectory
 {
     // Fine enough for heart-beat deadlines of a second; cheap enough for 10,000 idle sockets.
     private static readonly TimeSpan s_watchdogInterval = TimeSpan.FromMilliseconds(250);
@@ -62,6 +63,27 @@ internal sealed partial class SocketSupervisor : BackgroundService
     public GatewayOptions Current => _applied;
 
     public bool TryGet(string name, out SocketConnection connection) => _connections.TryGetValue(name, out connection!);
+
+    ApiOptions ISocketDirectory.Api => _applied.Api;
+
+    bool ISocketDirectory.TryGetSocket(string name, [MaybeNullWhen(false)] out SocketEntry socket)
+    {
+        if (_connections.TryGetValue(name, out var connection))
+        {
+            socket = Entry(connection);
+            return true;
+        }
+
+        socket = null;
+        return false;
+    }
+
+    IReadOnlyList<SocketEntry> ISocketDirectory.Group(string group) => [.. MembersOf(group).Select(Entry)];
+
+    Task<bool> ISocketDirectory.ReconnectAsync(string name)
+        => _connections.TryGetValue(name, out var connection) ? connection.ReconnectAsync() : Task.FromResult(false);
+
+    private static SocketEntry Entry(SocketConnection connection) => new(connection.Name, connection.Options.MaxMessageSize);
 
     /// <summary>The running sockets whose <c>Groups</c> contain <paramref name="group"/>, in name order.</summary>
     public IReadOnlyList<SocketConnection> MembersOf(string group)

@@ -32,6 +32,26 @@ public sealed class SocketApiTests
     }
 
     [Fact]
+    public async Task PostMessage_WaitWhileSocketDown_AnswersSentOnlyOnceWrittenAfterTheReconnect()
+    {
+        await using var server = await UpstreamServer.StartIdleAsync();
+        server.RejectHandshake = _ => 503;
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Set("Gateway:Api:Key", Key).Socket("a", server.Url()));
+        await Eventually.TrueAsync(() => server.HandshakeHeaders.Count >= 1, "the first attempt was refused");
+
+        var waiting = SendAsync(gateway, Post("/sockets/a/messages?wait=true", "confirm me"));
+        await Task.Delay(300);
+        Assert.False(waiting.IsCompleted); // without ?wait=true it would have answered Queued at once
+        server.RejectHandshake = null;
+        var (code, body) = await waiting.WaitAsync(TimeSpan.FromSeconds(15));
+
+        Assert.Equal(HttpStatusCode.Accepted, code);
+        Assert.Equal("Sent", body.GetProperty("status").GetString());
+        Assert.False(body.TryGetProperty("reply", out _)); // raw has no replies
+        Assert.Equal("confirm me", Encoding.UTF8.GetString(Assert.Single(server.LastSession!.Received).Data));
+    }
+
+    [Fact]
     public async Task PostGroupMessage_OneMemberDown_SentAndQueuedThenSecondReceivesExactlyOnce()
     {
         await using var first = await UpstreamServer.StartIdleAsync();
