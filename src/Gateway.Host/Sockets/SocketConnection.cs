@@ -265,7 +265,6 @@ internal sealed partial class SocketConnection
         GatewayTelemetry.Upgraded(span, connection.Number, socket.SubProtocol);
         _closedByGateway = null;
         Volatile.Write(ref _lastReceived, _time.GetTimestamp());
-        Status.RecordConnected();
         _metrics.ConnectionOpened(Name, Status.Protocol, isReconnect);
         Log.Connected(_logger, Name, _displayUrl, connection.Number, socket.SubProtocol);
         SetState(SocketState.Handshaking, 0);
@@ -293,6 +292,9 @@ internal sealed partial class SocketConnection
             {
                 GatewayTelemetry.Ready(span);
                 readyAt = _time.GetTimestamp();
+
+                // The last error stays in health until a connection gets through its handshake.
+                Status.RecordConnected();
                 Outbound.Attach(socket, live.Session, scope.Token);
                 SetState(SocketState.Ready, 0);
 
