@@ -218,32 +218,6 @@ internal sealed partial class OutboundPipeline
         }
     }
 
-    /// <summary>The server answered the send encoded with <paramref name="replyKey"/>.</summary>
-    public void CompleteReply(long replyKey, SendStatus status, ReadOnlySpan<byte> reply)
-    {
-        if (Volatile.Read(ref _awaitingReply) is { } awaiting && awaiting.TryRemove(replyKey, out var pending))
-        {
-            pending.Item.TryCompleteReply(status, reply.ToArray());
-        }
-    }
-
-    /// <summary>From the watchdog: sends whose reply is overdue end <see cref="SendStatus.NoReply"/>.</summary>
-    public void OnTick(long now)
-    {
-        if (Volatile.Read(ref _awaitingReply) is not { IsEmpty: false } awaiting)
-        {
-            return;
-        }
-
-        foreach (var (key, pending) in awaiting)
-        {
-            if (_time.GetElapsedTime(pending.WrittenAt, now) >= _options.ReplyTimeout && awaiting.TryRemove(key, out _))
-            {
-                pending.Item.TryCompleteReply(SendStatus.NoReply, null);
-            }
-        }
-    }
-
     /// <summary>Writes the close frame, exclusive with other writes, within <paramref name="timeout"/>; aborts the socket if it cannot.</summary>
     public async Task<bool> CloseOutputAsync(WebSocket socket, WebSocketCloseStatus status, string description, TimeSpan timeout)
     {
@@ -377,15 +351,6 @@ internal sealed partial class OutboundPipeline
         }
     }
 
-    private ConcurrentDictionary<long, AwaitedReply> AwaitingReply
-    {
-        get
-        {
-            var awaiting = Volatile.Read(ref _awaitingReply);
-            return awaiting ?? Interlocked.CompareExchange(ref _awaitingReply, new(), null) ?? _awaitingReply;
-        }
-    }
-
     /// <summary>One message, written whole, exclusive with other writers (control messages, the close frame).</summary>
     private async Task WriteAsync(WebSocket socket, ReadOnlyMemory<byte> payload, FrameKind kind, CancellationToken cancellationToken)
     {
@@ -402,8 +367,6 @@ internal sealed partial class OutboundPipeline
 
         _status.AddSent(payload.Length);
     }
-
-    private sealed record AwaitedReply(OutboundItem Item, long WrittenAt);
 
     /// <summary>One Ready connection's means to write, and the signal that it is gone.</summary>
     private sealed class SendContext(WebSocket socket, IProtocolSession session, CancellationToken token)
