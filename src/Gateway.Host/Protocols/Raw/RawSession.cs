@@ -151,7 +151,7 @@ internal sealed class RawSession : IProtocolSession
 
         /// <summary>Whether <paramref name="message"/> is the expected answer.</summary>
         public bool IsAnswer(ReadOnlySpan<byte> message, FrameKind kind)
-            => _expect is not null ? message.IndexOf(_expect) >= 0 : kind == FrameKind.Text && IsMatch(_pattern!, message);
+            => _expect is not null ? message.IndexOf(_expect) >= 0 : _pattern is not null && kind == FrameKind.Text && IsMatch(_pattern, message);
 
         private static bool IsMatch(Regex pattern, ReadOnlySpan<byte> message)
         {
