@@ -82,7 +82,12 @@ internal sealed class OutboundItem(byte[] payload, FrameKind kind, long enqueued
     /// unless it was taken out of the queue meanwhile (<see cref="WithdrawAfterWrite"/>).</summary>
     public void Release()
     {
-        Interlocked.Exchange(ref _state, Pending);
+        // Not if a reply already ended it (TryCompleteReply): the server got it.
+        if (Interlocked.CompareExchange(ref _state, Pending, Writing) != Writing)
+        {
+            return;
+        }
+
         if (Volatile.Read(ref _withdrawnWith) is SendStatus status)
         {
             TryWithdraw(status);
@@ -104,7 +109,8 @@ internal sealed class OutboundItem(byte[] payload, FrameKind kind, long enqueued
     /// <summary>Written: done, unless the protocol confirms it by a reply (<paramref name="awaitReply"/>).</summary>
     public void CompleteWritten(bool awaitReply)
     {
-        Volatile.Write(ref _state, awaitReply ? AwaitingReply : Done);
+        // A reply that came before the write returned (TryCompleteReply) has already ended it.
+        Interlocked.CompareExchange(ref _state, awaitReply ? AwaitingReply : Done, Writing);
         _written.TrySetResult(SendStatus.Sent);
         if (!awaitReply)
         {
@@ -113,15 +119,27 @@ internal sealed class OutboundItem(byte[] payload, FrameKind kind, long enqueued
     }
 
     /// <summary>The reply came (or never will: <see cref="SendStatus.NoReply"/>, <see cref="SendStatus.Lost"/>).</summary>
+    /// <remarks>
+    /// The server may answer as soon as the bytes are on the wire, before the send loop saw its write
+    /// return (<see cref="CompleteWritten"/>): a reply while Writing ends the message too.
+    /// </remarks>
     public bool TryCompleteReply(SendStatus status, byte[]? reply)
     {
-        if (Interlocked.CompareExchange(ref _state, Done, AwaitingReply) != AwaitingReply)
+        var state = Volatile.Read(ref _state);
+        while (state is Writing or AwaitingReply)
         {
-            return false;
+            var seen = Interlocked.CompareExchange(ref _state, Done, state);
+            if (seen == state)
+            {
+                _written.TrySetResult(SendStatus.Sent);
+                _completion.TrySetResult(new SendOutcome(status, reply));
+                return true;
+            }
+
+            state = seen;
         }
 
-        _completion.TrySetResult(new SendOutcome(status, reply));
-        return true;
+        return false;
     }
 
     /// <summary>Ends a message that was not written; fails if it is being or was written.</summary>

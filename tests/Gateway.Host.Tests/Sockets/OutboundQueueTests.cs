@@ -109,4 +109,35 @@ public sealed class OutboundQueueTests
         Assert.Equal(SendStatus.Stopped, await item.Written);
         Assert.Equal(SendStatus.Stopped, (await item.Completion).Status);
     }
+
+    [Fact]
+    public async Task TryCompleteReply_WhileWriting_ConfirmedAndTheLaterCompleteWrittenKeepsIt()
+    {
+        var item = Item();
+        Assert.True(item.TryClaim());
+
+        Assert.True(item.TryCompleteReply(SendStatus.Confirmed, [7]));
+        item.CompleteWritten(awaitReply: true);
+
+        Assert.True(item.IsDone);
+        Assert.False(item.TryCompleteReply(SendStatus.Lost, null));
+        Assert.Equal(SendStatus.Sent, await item.Written);
+        var outcome = await item.Completion;
+        Assert.Equal(SendStatus.Confirmed, outcome.Status);
+        Assert.Equal([7], outcome.Reply);
+    }
+
+    [Fact]
+    public async Task TryCompleteReply_WhileWritingThenWriteFails_StaysDoneAndIsNotClaimedAgain()
+    {
+        var item = Item();
+        Assert.True(item.TryClaim());
+        Assert.True(item.TryCompleteReply(SendStatus.Confirmed, null));
+
+        item.Release();
+
+        Assert.True(item.IsDone);
+        Assert.False(item.TryClaim());
+        Assert.Equal(SendStatus.Confirmed, (await item.Completion).Status);
+    }
 }
