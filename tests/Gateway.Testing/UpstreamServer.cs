@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
+using System.Threading.Channels;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -140,6 +141,7 @@ public sealed class UpstreamSession(WebSocket socket, HttpContext context, int n
 {
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Channel<(WebSocketMessageType Type, byte[] Data)> _messages = Channel.CreateUnbounded<(WebSocketMessageType Type, byte[] Data)>();
 
     public WebSocket Socket { get; } = socket;
 
@@ -151,8 +153,14 @@ public sealed class UpstreamSession(WebSocket socket, HttpContext context, int n
     /// <summary>Messages the client sent, in order.</summary>
     public ConcurrentQueue<(WebSocketMessageType Type, byte[] Data)> Received { get; } = new();
 
+    /// <summary>The messages of <see cref="Received"/> again, for a script that answers them as they arrive; completes when the connection ended.</summary>
+    public ChannelReader<(WebSocketMessageType Type, byte[] Data)> Messages => _messages.Reader;
+
     /// <summary>The close code the client sent, once it did.</summary>
     public WebSocketCloseStatus? ClientCloseStatus { get; private set; }
+
+    /// <summary>When the client's close frame arrived (<see cref="System.Diagnostics.Stopwatch.GetTimestamp"/>), once it did.</summary>
+    public long? ClientCloseTimestamp { get; private set; }
 
     /// <summary>Completes when the connection ended, however it ended.</summary>
     public Task Closed => _closed.Task;
@@ -235,6 +243,7 @@ public sealed class UpstreamSession(WebSocket socket, HttpContext context, int n
                 var result = await Socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
+                    ClientCloseTimestamp = System.Diagnostics.Stopwatch.GetTimestamp();
                     ClientCloseStatus = Socket.CloseStatus;
                     if (Socket.State == WebSocketState.CloseReceived)
                     {
@@ -255,7 +264,9 @@ public sealed class UpstreamSession(WebSocket socket, HttpContext context, int n
                 message.Write(buffer, 0, result.Count);
                 if (result.EndOfMessage)
                 {
-                    Received.Enqueue((result.MessageType, message.ToArray()));
+                    var data = message.ToArray();
+                    Received.Enqueue((result.MessageType, data));
+                    _messages.Writer.TryWrite((result.MessageType, data));
                     message.SetLength(0);
                 }
             }
@@ -265,6 +276,7 @@ public sealed class UpstreamSession(WebSocket socket, HttpContext context, int n
         }
         finally
         {
+            _messages.Writer.TryComplete();
             _closed.TrySetResult();
         }
     }

@@ -36,6 +36,7 @@ internal sealed partial class FrameDispatcher
     private long _receivedAtLastTrim;
     private long _lastTimed = long.MinValue / 2;
     private volatile bool _waitingForRoom;
+    private long _roomWaitEnded;
     private long _lostInFlight;
 
     // The connection whose OnConnected the handlers have seen and whose OnDisconnected they have not.
@@ -116,6 +117,8 @@ internal sealed partial class FrameDispatcher
         }
         finally
         {
+            // Before the flag clears, so a watchdog that sees the wait over also sees when it ended.
+            Volatile.Write(ref _roomWaitEnded, _time.GetTimestamp());
             _waitingForRoom = false;
         }
 
@@ -125,6 +128,9 @@ internal sealed partial class FrameDispatcher
 
     /// <summary>The socket's reads wait for room in the queue (<see cref="QueueFullMode.Wait"/>): quiet by backpressure, not by a dead peer.</summary>
     public bool IsWaitingForRoom => _waitingForRoom;
+
+    /// <summary>When the latest wait for room ended (a <see cref="TimeProvider"/> timestamp; 0 if none): reading resumed then.</summary>
+    public long RoomWaitEndedAt => Volatile.Read(ref _roomWaitEnded);
 
     /// <summary>A frame read while stopping: not delivered, it ends <see cref="FrameOutcome.Lost"/>.</summary>
     public void Lose(in FrameEnvelope envelope) => Discard(envelope, "shutdown", FrameOutcome.Lost);

@@ -66,9 +66,11 @@ internal sealed partial class SocketConnection
         var description = socket.CloseStatusDescription;
         if (socket.State == WebSocketState.CloseReceived)
         {
-            // The server started the close: answer it with the same code.
+            // The server started the close: answer it with the same code. Or the gateway did, and the
+            // server's answer overtook the end of that send (the state reads CloseReceived until the
+            // send completes): then the gateway's reason stands, and the close is already sent.
             await Outbound.CloseOutputAsync(socket, status ?? WebSocketCloseStatus.NormalClosure, string.Empty, s_closeHandshakeTimeout).ConfigureAwait(false);
-            return new DisconnectReason(status, description, null, ClosedByGateway: false);
+            return _closedByGateway ?? new DisconnectReason(status, description, null, ClosedByGateway: false);
         }
 
         // The server answered a close the gateway started.

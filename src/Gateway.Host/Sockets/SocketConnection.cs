@@ -100,9 +100,11 @@ internal sealed partial class SocketConnection
     public async Task StopAsync(TimeSpan timeout)
     {
         var started = _time.GetTimestamp();
+
+        // Before the state shows Stopping: nothing read from then on reaches the handlers.
+        _delivering = false;
         SetState(SocketState.Stopping, 0);
         await _stopping.CancelAsync().ConfigureAwait(false);
-        _delivering = false;
         Volatile.Read(ref _live)?.Session.StopDelivering();
 
         // The drain gets most of the budget; the goodbye and the close handshake keep the rest.
@@ -176,7 +178,8 @@ internal sealed partial class SocketConnection
             return;
         }
 
-        var silent = _time.GetElapsedTime(Volatile.Read(ref _lastReceived), now);
+        // Silence counts from the last message or from when reading resumed after a wait for room, whichever is later.
+        var silent = _time.GetElapsedTime(Math.Max(Volatile.Read(ref _lastReceived), Dispatcher.RoomWaitEndedAt), now);
         if (silent >= limit && _closedByGateway is null)
         {
             _closedByGateway = new DisconnectReason(null, $"no message for {limit.TotalSeconds:0.###} s (NoMessageTimeout)", null, ClosedByGateway: true);

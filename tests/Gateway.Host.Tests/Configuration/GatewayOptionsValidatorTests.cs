@@ -530,6 +530,114 @@ public sealed class GatewayOptionsValidatorTests
             errors);
     }
 
+    [Fact]
+    public void GetErrors_HeartbeatWithTextAndExpect_IsValid()
+    {
+        var socket = ValidSocket();
+        socket.Heartbeat = new HeartbeatOptions { Interval = TimeSpan.FromSeconds(5), Text = "ping", Expect = "pong", Deliver = true };
+        var binary = ValidSocket();
+        binary.Heartbeat = new HeartbeatOptions { Interval = TimeSpan.FromSeconds(5), Binary = "AQID", ExpectPattern = "^pong \\d+$" };
+        var passive = ValidSocket();
+        passive.Heartbeat = new HeartbeatOptions { Interval = TimeSpan.FromSeconds(5) };
+
+        Assert.Empty(ErrorsFor(socket));
+        Assert.Empty(ErrorsFor(binary));
+        Assert.Empty(ErrorsFor(passive));
+    }
+
+    [Fact]
+    public void GetErrors_HeartbeatTextAndBinary_NamesHeartbeatKey()
+    {
+        var socket = ValidSocket();
+        socket.Heartbeat = new HeartbeatOptions { Interval = TimeSpan.FromSeconds(5), Text = "ping", Binary = "AQID" };
+
+        Assert.Equal(["Gateway:Sockets:prices:Heartbeat: set Text or Binary, not both"], ErrorsFor(socket, "prices"));
+    }
+
+    [Fact]
+    public void GetErrors_HeartbeatExpectAndExpectPattern_NamesHeartbeatKey()
+    {
+        var socket = ValidSocket();
+        socket.Heartbeat = new HeartbeatOptions { Interval = TimeSpan.FromSeconds(5), Text = "ping", Expect = "pong", ExpectPattern = "^pong$" };
+
+        Assert.Equal(["Gateway:Sockets:prices:Heartbeat: set Expect or ExpectPattern, not both"], ErrorsFor(socket, "prices"));
+    }
+
+    [Theory]
+    [InlineData("(")]
+    [InlineData("[a-")]
+    [InlineData("pong\\")]
+    public void GetErrors_HeartbeatInvalidExpectPattern_NamesKeyAndPattern(string pattern)
+    {
+        var socket = ValidSocket();
+        socket.Heartbeat = new HeartbeatOptions { Interval = TimeSpan.FromSeconds(5), Text = "ping", ExpectPattern = pattern };
+
+        var error = Assert.Single(ErrorsFor(socket, "prices"));
+
+        Assert.StartsWith($"Gateway:Sockets:prices:Heartbeat:ExpectPattern: '{pattern}' is not a valid regular expression (", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("not base64!")]
+    [InlineData("AQI")]
+    public void GetErrors_HeartbeatInvalidBase64_NamesBinaryKey(string binary)
+    {
+        var socket = ValidSocket();
+        socket.Heartbeat = new HeartbeatOptions { Interval = TimeSpan.FromSeconds(5), Binary = binary, Expect = "pong" };
+
+        Assert.Equal([$"Gateway:Sockets:prices:Heartbeat:Binary: '{binary}' is not base64"], ErrorsFor(socket, "prices"));
+    }
+
+    [Theory]
+    [InlineData("ping", null, null)]
+    [InlineData(null, "pong", null)]
+    [InlineData(null, null, "^pong$")]
+    public void GetErrors_HeartbeatWithoutInterval_IntervalRequired(string? text, string? expect, string? pattern)
+    {
+        var socket = ValidSocket();
+        socket.Heartbeat = new HeartbeatOptions { Text = text, Expect = expect, ExpectPattern = pattern };
+
+        Assert.Equal(["Gateway:Sockets:prices:Heartbeat:Interval: is required when the heart-beat has a message or an expected answer"], ErrorsFor(socket, "prices"));
+    }
+
+    [Fact]
+    public void GetErrors_HeartbeatZeroIntervalAndTimeout_MustBePositive()
+    {
+        var socket = ValidSocket();
+        socket.Heartbeat = new HeartbeatOptions { Interval = TimeSpan.Zero, Timeout = TimeSpan.Zero };
+
+        Assert.Equal(
+            [
+                "Gateway:Sockets:prices:Heartbeat:Interval: must be positive, was 00:00:00",
+                "Gateway:Sockets:prices:Heartbeat:Timeout: must be positive, was 00:00:00",
+            ],
+            ErrorsFor(socket, "prices"));
+    }
+
+    [Fact]
+    public void GetErrors_HeartbeatFromConfiguration_ErrorsNameConfiguredKeys()
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Gateway:Sockets:a:Url"] = "wss://h/a",
+                ["Gateway:Sockets:a:Handlers:0"] = "log",
+                ["Gateway:Sockets:a:Heartbeat:Text"] = "ping",
+                ["Gateway:Sockets:a:Heartbeat:Binary"] = "AQID",
+                ["Gateway:Sockets:a:Heartbeat:Interval"] = "00:00:05",
+                ["Gateway:Sockets:a:Heartbeat:ExpectPattern"] = "(",
+            })
+            .Build();
+        var options = new GatewayOptions();
+        new GatewayOptionsSetup(configuration).Configure(options);
+
+        var errors = _validator.GetErrors(options);
+
+        Assert.Equal(2, errors.Count);
+        Assert.Equal("Gateway:Sockets:a:Heartbeat: set Text or Binary, not both", errors[0]);
+        Assert.StartsWith("Gateway:Sockets:a:Heartbeat:ExpectPattern: '(' is not a valid regular expression", errors[1], StringComparison.Ordinal);
+    }
+
     private sealed class NoopConnectHook : IConnectHook
     {
         public ValueTask OnConnectingAsync(ConnectContext context, CancellationToken cancellationToken) => ValueTask.CompletedTask;

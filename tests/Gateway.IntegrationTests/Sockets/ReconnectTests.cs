@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using Gateway.Host.Health;
 using Gateway.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.IntegrationTests.Sockets;
 
@@ -175,6 +176,48 @@ public sealed class ReconnectTests
 
         await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 25, "all ticks arrived");
         Assert.Equal(1, server.ConnectionCount);
+    }
+
+    [Fact]
+    public async Task NoMessageTimeout_HandlerHoldsFullQueue_ConnectionKeptAndEveryFrameHandledInOrder()
+    {
+        // Capacity 2: m1 in the handler, m2 and m3 queued, m4 read and waiting for room, so reading stops.
+        var noMessageTimeout = TimeSpan.FromSeconds(1);
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            for (var i = 1; i <= 4; i++)
+            {
+                await s.SendTextAsync($"m{i}");
+            }
+        });
+        await using var gateway = await GatewayTestHost.StartAsync(
+            new TestConfig().Socket("a", server.Url(), ("NoMessageTimeout", "00:00:01"),
+                ("Queue:Capacity", "2"), ("Queue:FullMode", "Wait"),
+                ("Handlers:0", "blocking"), ("Handlers:1", RecordingFrameHandler.Name)),
+            services => services.AddFrameHandler<Dispatch.BlockingFrameHandler>("blocking"));
+        var blocking = gateway.Services.GetRequiredService<Dispatch.BlockingFrameHandler>();
+        await blocking.Entered.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        await Eventually.TrueAsync(() => gateway.Status("a").FramesReceived == 4 && gateway.Connection("a").Dispatcher.IsWaitingForRoom, "the receive loop waits for room");
+
+        // Three times NoMessageTimeout with nothing read: backpressure, not silence.
+        await Task.Delay(3 * noMessageTimeout);
+        Assert.Equal(1, server.ConnectionCount);
+        Assert.Empty(gateway.Logs.WithEventId(107));
+        Assert.Empty(gateway.Recorder.Frames);
+        Assert.Equal(SocketState.Ready, gateway.Status("a").State);
+
+        var released = DateTimeOffset.UtcNow;
+        blocking.Release.TrySetResult();
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 4, "every frame was handled");
+        Assert.Equal(["m1", "m2", "m3", "m4"], gateway.Recorder.Frames.Select(f => f.Text));
+        Assert.All(gateway.Recorder.Frames, f => Assert.Equal(1, f.Connection));
+
+        // The server is silent from now on, so the connection does end, but only NoMessageTimeout after
+        // reading resumed: the time spent waiting for room does not count as silence.
+        await Eventually.TrueAsync(() => gateway.Logs.WithEventId(107).Count > 0, "the real silence was detected");
+        var dropped = gateway.Logs.WithEventId(107)[0].Timestamp;
+        Assert.True(dropped - released >= noMessageTimeout - TimeSpan.FromMilliseconds(50), $"dropped {(dropped - released).TotalMilliseconds} ms after the handler released the queue");
+        Assert.Equal(0, gateway.Status("a").FramesDropped);
     }
 
     [Fact]
