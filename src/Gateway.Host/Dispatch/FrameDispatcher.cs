@@ -37,6 +37,8 @@ internal sealed partial class FrameDispatcher
     private long _lastTimed = long.MinValue / 2;
     private volatile bool _waitingForRoom;
     private long _roomWaitEnded;
+    private long _roomWaitStarted;
+    private long _roomWaitTotal;
     private long _lostInFlight;
 
     // The connection whose OnConnected the handlers have seen and whose OnDisconnected they have not.
@@ -104,6 +106,8 @@ internal sealed partial class FrameDispatcher
     private async ValueTask WaitAndWriteAsync(FrameEnvelope envelope)
     {
         var writer = _channel.Writer;
+        var started = _time.GetTimestamp();
+        Volatile.Write(ref _roomWaitStarted, started);
         _waitingForRoom = true;
         try
         {
@@ -117,8 +121,11 @@ internal sealed partial class FrameDispatcher
         }
         finally
         {
-            // Before the flag clears, so a watchdog that sees the wait over also sees when it ended.
-            Volatile.Write(ref _roomWaitEnded, _time.GetTimestamp());
+            // Before the flag clears, so a watchdog that sees the wait over also sees when it ended (and
+            // may count it twice for a moment, which delays a deadline rather than firing one early).
+            var ended = _time.GetTimestamp();
+            Interlocked.Add(ref _roomWaitTotal, ended - started);
+            Volatile.Write(ref _roomWaitEnded, ended);
             _waitingForRoom = false;
         }
 
@@ -131,6 +138,13 @@ internal sealed partial class FrameDispatcher
 
     /// <summary>When the latest wait for room ended (a <see cref="TimeProvider"/> timestamp; 0 if none): reading resumed then.</summary>
     public long RoomWaitEndedAt => Volatile.Read(ref _roomWaitEnded);
+
+    /// <summary>
+    /// How long, in timestamp ticks, reads have waited for room so far (the current wait included):
+    /// time in which the peer's answers could not be read, so protocol deadlines must not run in it.
+    /// </summary>
+    public long RoomWaitTicks(long now)
+        => Volatile.Read(ref _roomWaitTotal) + (_waitingForRoom ? Math.Max(0, now - Volatile.Read(ref _roomWaitStarted)) : 0);
 
     /// <summary>A frame read while stopping: not delivered, it ends <see cref="FrameOutcome.Lost"/>.</summary>
     public void Lose(in FrameEnvelope envelope) => Discard(envelope, "shutdown", FrameOutcome.Lost);

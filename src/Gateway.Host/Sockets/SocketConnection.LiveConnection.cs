@@ -25,6 +25,7 @@ internal sealed partial class SocketConnection
             _owner = owner;
             Socket = socket;
             Token = token;
+            RoomWaitAtStart = owner.Dispatcher.RoomWaitTicks(owner._time.GetTimestamp());
             Session = owner._protocol.CreateSession(this, owner.Options);
         }
 
@@ -34,6 +35,9 @@ internal sealed partial class SocketConnection
         public CancellationToken Token { get; }
 
         public IProtocolSession Session { get; }
+
+        /// <summary>The dispatcher's wait for room before this connection: the session's clock starts from here.</summary>
+        public long RoomWaitAtStart { get; }
 
         public Task Ready => _ready.Task;
 

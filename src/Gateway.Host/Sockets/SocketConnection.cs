@@ -170,7 +170,9 @@ internal sealed partial class SocketConnection
             return;
         }
 
-        live.Session.OnTick(now);
+        // The session's clock stands still while reads wait for queue room: a heart-beat answer that
+        // cannot be read yet is not a missing one.
+        live.Session.OnTick(now - (Dispatcher.RoomWaitTicks(now) - live.RoomWaitAtStart));
         Outbound.OnTick(now);
         if (Options.NoMessageTimeout is not { } limit || Dispatcher.IsWaitingForRoom)
         {

@@ -5,6 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Gateway.Host.Health;
 using Gateway.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.IntegrationTests.Protocols;
 
@@ -172,6 +173,42 @@ public sealed class RawHeartbeatTests
     }
 
     /// <summary>Answers each "ping" with <paramref name="answer"/>(n), then sends "data n".</summary>
+    [Fact]
+    public async Task Heartbeat_HandlerHoldsFullQueue_AnswersUnreadableMeanwhileConnectionKept()
+    {
+        // Capacity 2 under Wait: m1 in the handler, m2 and m3 queued, m4 waiting for room, so nothing
+        // (no answer either) is read for three times Interval + Timeout.
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            for (var i = 1; i <= 4; i++)
+            {
+                await s.SendTextAsync($"m{i}");
+            }
+
+            await AnswerPingsAsync(s, _ => "pong");
+        });
+        await using var gateway = await GatewayTestHost.StartAsync(
+            new TestConfig().Socket("a", server.Url(),
+                ("Heartbeat:Interval", "00:00:00.200"), ("Heartbeat:Timeout", "00:00:00.300"),
+                ("Heartbeat:Text", "ping"), ("Heartbeat:Expect", "pong"),
+                ("Queue:Capacity", "2"), ("Queue:FullMode", "Wait"),
+                ("Handlers:0", "blocking"), ("Handlers:1", RecordingFrameHandler.Name)),
+            services => services.AddFrameHandler<Dispatch.BlockingFrameHandler>("blocking"));
+        var blocking = gateway.Services.GetRequiredService<Dispatch.BlockingFrameHandler>();
+        await blocking.Entered.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        await Eventually.TrueAsync(() => gateway.Connection("a").Dispatcher.IsWaitingForRoom, "the receive loop waits for room");
+
+        await Task.Delay(TimeSpan.FromMilliseconds(1500));
+        Assert.Empty(gateway.Logs.WithEventId(115));
+        blocking.Release.TrySetResult();
+
+        // Reading resumes: the answers queued behind m4 arrive and the connection lives on.
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count(f => f.Text.StartsWith("data", StringComparison.Ordinal)) >= 3, "answered pings after the release");
+        Assert.Equal(1, server.ConnectionCount);
+        Assert.Empty(gateway.Logs.WithEventId(115));
+        Assert.Equal(["m1", "m2", "m3", "m4"], gateway.Recorder.Frames.Select(f => f.Text).Take(4));
+    }
+
     private static async Task AnswerPingsAsync(UpstreamSession session, Func<int, string> answer)
     {
         var n = 0;
