@@ -19,10 +19,11 @@ namespace Gateway.Benchmarks;
 /// either floods pre-encoded frames (<c>/flood/{session}</c>) or stays idle (<c>/idle</c>). In both
 /// cases it answers pings with pongs and a client close with a close.
 /// </summary>
-internal sealed class BenchServer : IAsyncDisposable
+internal sealed class BenchServer : IFloodServer
 {
     private readonly WebApplication _app;
     private readonly ConcurrentDictionary<int, FloodSession> _sessions = new();
+    private readonly ConcurrentDictionary<(int PayloadSize, bool Binary), FrameChunk> _chunks = new();
     private readonly TimeSpan _connectionLifetime;
     private int _nextSession;
     private int _connections;
@@ -76,6 +77,35 @@ internal sealed class BenchServer : IAsyncDisposable
     }
 
     public Uri FloodUrl(FloodSession session) => new($"ws://127.0.0.1:{Port}/flood/{session.Id}");
+
+    public Task<FloodHandle> CreateSessionAsync(int payloadSize, bool binary, long[] framesPerConnection)
+    {
+        var chunk = _chunks.GetOrAdd((payloadSize, binary), key => new FrameChunk(key.PayloadSize, key.Binary));
+        var session = CreateSession(chunk, framesPerConnection);
+        return Task.FromResult(new FloodHandle(session.Id, FloodUrl(session), framesPerConnection));
+    }
+
+    public void Go(FloodHandle session, int phase)
+    {
+        if (_sessions.TryGetValue(session.Id, out var flood))
+        {
+            flood.Go(phase);
+        }
+    }
+
+    public Task<int> ConnectedAsync(FloodHandle session) => Task.FromResult(_sessions.TryGetValue(session.Id, out var flood) ? flood.Connected : 0);
+
+    public Task RemoveSessionAsync(FloodHandle session)
+    {
+        if (_sessions.TryGetValue(session.Id, out var flood))
+        {
+            RemoveSession(flood);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<string> TakeLogSummaryAsync() => Task.FromResult(Logs.TakeSummary());
 
     public void RemoveSession(FloodSession session)
     {

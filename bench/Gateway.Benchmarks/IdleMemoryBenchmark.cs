@@ -46,10 +46,10 @@ internal static class IdleMemoryBenchmark
     public static async Task<List<IdleResult>> RunAsync(IReadOnlyList<int> counts, IReadOnlyList<IdleMode> modes, TimeSpan settle)
     {
         var results = new List<IdleResult>();
-        using var server = StartSelf("serve-idle", "0");
+        using var server = ChildProcess.StartSelf(null, true, "serve-idle", "0");
         try
         {
-            var portLine = await ReadLineStartingWithAsync(server, PortPrefix, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+            var portLine = await ChildProcess.ReadLineStartingWithAsync(server, PortPrefix, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
             var port = int.Parse(portLine, CultureInfo.InvariantCulture);
             foreach (var count in counts)
             {
@@ -57,10 +57,10 @@ internal static class IdleMemoryBenchmark
                 {
                     var name = ModeName(mode);
                     Console.WriteLine($"  idle {name}: {count} sockets ...");
-                    using var client = StartSelf("idle-client", port.ToString(CultureInfo.InvariantCulture), count.ToString(CultureInfo.InvariantCulture), settle.TotalSeconds.ToString(CultureInfo.InvariantCulture), name);
+                    using var client = ChildProcess.StartSelf(null, true, "idle-client", port.ToString(CultureInfo.InvariantCulture), count.ToString(CultureInfo.InvariantCulture), settle.TotalSeconds.ToString(CultureInfo.InvariantCulture), name);
                     try
                     {
-                        var line = await ReadLineStartingWithAsync(client, ResultPrefix, TimeSpan.FromMinutes(5)).ConfigureAwait(false);
+                        var line = await ChildProcess.ReadLineStartingWithAsync(client, ResultPrefix, TimeSpan.FromMinutes(5)).ConfigureAwait(false);
                         var result = ParseResult(line);
                         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    connected in {result.ConnectSeconds:N1} s; per socket: managed {result.ManagedBytesPerSocket:N0} B, working set {result.WorkingSetBytesPerSocket:N0} B, GC committed {result.CommittedBytesPerSocket:N0} B; threads {result.ThreadsBefore} -> {result.ThreadsAfter}{(result.Failure is null ? string.Empty : " FAILED: " + result.Failure)}"));
                         results.Add(result);
@@ -71,7 +71,7 @@ internal static class IdleMemoryBenchmark
                     }
                     finally
                     {
-                        await EndAsync(client, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+                        await ChildProcess.EndAsync(client, TimeSpan.FromSeconds(60)).ConfigureAwait(false);
                     }
                 }
             }
@@ -79,7 +79,7 @@ internal static class IdleMemoryBenchmark
         finally
         {
             server.StandardInput.Close(); // the server exits when its stdin closes
-            await EndAsync(server, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            await ChildProcess.EndAsync(server, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
         }
 
         return results;
@@ -123,13 +123,7 @@ internal static class IdleMemoryBenchmark
         var url = new Uri($"ws://127.0.0.1:{port}/idle");
 
         // The orchestrator never writes to stdin: its end means the orchestrator is gone.
-        _ = Task.Run(
-            async () =>
-            {
-                await Console.In.ReadToEndAsync().ConfigureAwait(false);
-                Environment.Exit(3);
-            },
-            CancellationToken.None);
+        ChildProcess.ExitWhenParentGoes();
         return mode switch
         {
             "raw" => await RawClientAsync(url, count, settle, collectResponseDetails: false).ConfigureAwait(false),
@@ -371,66 +365,6 @@ internal static class IdleMemoryBenchmark
         double D(int i) => double.Parse(f[i], CultureInfo.InvariantCulture);
         int I(int i) => int.Parse(f[i], CultureInfo.InvariantCulture);
         return new IdleResult(f[0], I(1), D(2), D(3), D(4), D(5), I(6), I(7), f[8] == "-" ? null : f[8]);
-    }
-
-    private static Process StartSelf(params string[] args)
-    {
-        var path = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
-        var info = new ProcessStartInfo(path)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardInput = true,
-        };
-        if (Path.GetFileNameWithoutExtension(path) == "dotnet")
-        {
-            info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Gateway.Benchmarks.dll"));
-        }
-
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        return Process.Start(info) ?? throw new InvalidOperationException("could not start " + path);
-    }
-
-    /// <summary>Reads the child's stdout until a line with <paramref name="prefix"/>; other lines are passed through.</summary>
-    private static async Task<string> ReadLineStartingWithAsync(Process process, string prefix, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            while (true)
-            {
-                var line = await process.StandardOutput.ReadLineAsync(cts.Token).ConfigureAwait(false)
-                    ?? throw new InvalidOperationException($"child process ended without a '{prefix.Trim()}' line (exit code {(process.HasExited ? process.ExitCode : -1)})");
-                if (line.StartsWith(prefix, StringComparison.Ordinal))
-                {
-                    return line[prefix.Length..];
-                }
-
-                Console.WriteLine("    | " + line);
-            }
-        }
-        catch (OperationCanceledException) when (cts.IsCancellationRequested)
-        {
-            throw new TimeoutException($"no '{prefix.Trim()}' line from the child process within {timeout.TotalSeconds} s");
-        }
-    }
-
-    private static async Task EndAsync(Process process, TimeSpan timeout)
-    {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-        }
     }
 }
 

@@ -14,6 +14,11 @@ namespace Gateway.Benchmarks;
 internal static class Program
 {
     private const string VerboseVariable = "GATEWAY_BENCH_VERBOSE";
+    private const string PinnedVariable = "GATEWAY_BENCH_PINNED";
+
+    /// <summary>In <c>--pinned</c> mode the flood server runs on this CPU and the measured client on <see cref="ClientCpu"/>.</summary>
+    private const int ServerCpu = 0;
+    private const int ClientCpu = 1;
 
     /// <summary>Prints the gateway's Warning+ log summary after each run (inherited by child processes).</summary>
     public static bool Verbose { get; private set; } = Environment.GetEnvironmentVariable(VerboseVariable) == "1";
@@ -30,6 +35,11 @@ internal static class Program
             return await IdleMemoryBenchmark.ClientAsync(args).ConfigureAwait(false);
         }
 
+        if (args.Length > 0 && args[0] == "serve-flood")
+        {
+            return await FloodServerProcess.ServeAsync(args).ConfigureAwait(false);
+        }
+
         var options = BenchOptions.Parse(args);
         if (options is null)
         {
@@ -43,10 +53,25 @@ internal static class Program
             Environment.SetEnvironmentVariable(VerboseVariable, "1");
         }
 
+        if (options.Pinned)
+        {
+            if (Environment.GetEnvironmentVariable(PinnedVariable) is null)
+            {
+                return await RelaunchPinnedAsync(args).ConfigureAwait(false);
+            }
+
+            ChildProcess.ExitWhenParentGoes();
+        }
+
         var report = new StringBuilder();
-        report.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores, {CpuModel()}, {RuntimeInformation.OSDescription}");
+        report.AppendLine(CultureInfo.InvariantCulture, $"Machine: {MachineCores()} cores, {CpuModel()}, {RuntimeInformation.OSDescription}");
         report.AppendLine(CultureInfo.InvariantCulture, $"Runtime: {RuntimeInformation.FrameworkDescription}, {(GCSettings.IsServerGC ? "server" : "workstation")} GC, {GCSettings.LatencyMode}");
         report.AppendLine(CultureInfo.InvariantCulture, $"Options: {options}");
+        if (options.Pinned)
+        {
+            report.AppendLine(CultureInfo.InvariantCulture, $"Pinned: this client on CPU {ClientCpu} (ProcessorCount {Environment.ProcessorCount}), flood server in its own process on CPU {ServerCpu}");
+        }
+
         Console.Write(report);
 
         using var sampler = options.AllocationTicks ? new AllocationSampler() : null;
@@ -71,18 +96,21 @@ internal static class Program
 
     private static async Task<string> RunThroughputAsync(BenchOptions options)
     {
-        var server = await BenchServer.StartAsync(0, TimeSpan.FromMinutes(10)).ConfigureAwait(false);
+        IFloodServer server = options.Pinned
+            ? await FloodServerProcess.StartAsync(ServerCpu).ConfigureAwait(false)
+            : await BenchServer.StartAsync(0, TimeSpan.FromMinutes(10)).ConfigureAwait(false);
         await using (server.ConfigureAwait(false))
         {
             using var bench = new ThroughputBenchmark(server, options.Binary, options.Windows, options.WindowTimeout);
 
             // Warm the JIT for both paths before anything is reported.
             Console.WriteLine("Warm-up ...");
-            _ = await bench.RunAsync([RawMode.Plain, null], 1, 1024, options.Frames(1024), options.Frames(1024) / 4).ConfigureAwait(false);
+            _ = await bench.RunAsync([ClientKind.Raw, ClientKind.WebsocketClient, ClientKind.Gateway], 1, 1024, options.Frames(1024), options.Frames(1024) / 4).ConfigureAwait(false);
 
-            RawMode?[] modes = options.Breakdown ? [RawMode.Plain, RawMode.Park, RawMode.ParkChannel, RawMode.ParkChannelSync, null] : [RawMode.Plain, null];
-            var rows = new List<(ThroughputResult Raw, ThroughputResult Gateway)>();
-            var breakdown = new List<List<ThroughputResult>>();
+            ClientKind[] kinds = options.Breakdown
+                ? [ClientKind.Raw, ClientKind.RawPark, ClientKind.RawParkChannel, ClientKind.RawParkChannelSync, ClientKind.WebsocketClient, ClientKind.Gateway]
+                : [ClientKind.Raw, ClientKind.WebsocketClient, ClientKind.Gateway];
+            var rows = new List<List<ThroughputResult>>();
             foreach (var sockets in options.SocketCounts)
             {
                 foreach (var size in options.Sizes)
@@ -93,12 +121,12 @@ internal static class Program
                     List<ThroughputResult> results;
                     try
                     {
-                        results = await bench.RunAsync(modes, sockets, size, 2 * frames, frames).ConfigureAwait(false);
+                        results = await bench.RunAsync(kinds, sockets, size, 2 * frames, frames).ConfigureAwait(false);
                     }
                     catch (Exception ex) when (ex is TimeoutException or WebSocketException or HttpRequestException or IOException)
                     {
                         // Connecting failed: report it in the table and go on with the next configuration.
-                        results = [.. modes.Select(m => new ThroughputResult(ThroughputBenchmark.Name(m), sockets, size, frames, [], double.NaN, 0, 0, ex.Message, []))];
+                        results = [.. kinds.Select(k => new ThroughputResult(ThroughputBenchmark.Name(k), sockets, size, frames, [], double.NaN, 0, 0, ex.Message, []))];
                     }
 
                     foreach (var result in results)
@@ -106,18 +134,19 @@ internal static class Program
                         Print(result);
                     }
 
-                    rows.Add((results[0], results[^1]));
-                    breakdown.Add(results);
+                    rows.Add(results);
                 }
             }
 
-            var logs = server.Logs.TakeSummary();
+            var logs = await server.TakeLogSummaryAsync().ConfigureAwait(false);
             if (logs.Length > 0)
             {
                 Console.WriteLine("  server log:" + logs);
             }
 
-            return options.Breakdown ? Tables.Throughput(rows) + Environment.NewLine + Tables.Breakdown(breakdown) : Tables.Throughput(rows);
+            // The raw+ steps only in the breakdown table; the main table has raw, Websocket.Client and gateway.
+            var main = rows.Select(r => r.Where(c => c.Mode is "raw" or "Websocket.Client" or "gateway").ToList()).ToList();
+            return options.Breakdown ? Tables.Throughput(main, options.Pinned) + Environment.NewLine + Tables.Breakdown(rows) : Tables.Throughput(main, options.Pinned);
         }
     }
 
@@ -126,7 +155,7 @@ internal static class Program
         var windows = string.Join(", ", r.FramesPerSecond.Select(f => f.ToString("N0", CultureInfo.InvariantCulture)));
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"  {r.Mode,-7} {r.Sockets,3} sockets {Tables.Size(r.PayloadSize),6}: {r.MedianFramesPerSecond,12:N0} frames/s (windows: {windows}; {r.FramesPerWindow:N0} frames each), {r.MegabytesPerSecond,8:N1} MB/s, {r.AllocatedBytesPerFrame:N2} B/frame, gen0 {r.Gen0Collections}, gen2 {r.Gen2Collections}{(r.Failure is null ? string.Empty : " FAILED: " + r.Failure)}"));
+            $"  {r.Mode,-16} {r.Sockets,3} sockets {Tables.Size(r.PayloadSize),6}: {r.MedianFramesPerSecond,12:N0} frames/s (windows: {windows}; {r.FramesPerWindow:N0} frames each), {r.MegabytesPerSecond,8:N1} MB/s, {r.AllocatedBytesPerFrame:N2} B/frame, CPU {r.CpuSecondsPerFrame * 1e6:N3} us/frame ({r.CpuBusy:P0} of {Environment.ProcessorCount} core(s)), gen0 {r.Gen0Collections}, gen2 {r.Gen2Collections}{(r.Failure is null ? string.Empty : " FAILED: " + r.Failure)}"));
         if (Verbose)
         {
             Console.WriteLine("      B/frame by window: " + string.Join(", ", r.AllocatedBytesPerFrameByWindow.Select(b => b.ToString("N2", CultureInfo.InvariantCulture))));
@@ -137,6 +166,51 @@ internal static class Program
             Console.WriteLine("      sampled allocations: " + r.AllocationTypes);
         }
     }
+
+    /// <summary>
+    /// <c>--pinned</c>: runs this benchmark again as a child on CPU <see cref="ClientCpu"/> only (taskset,
+    /// so from its first instruction: every runtime thread and <see cref="Environment.ProcessorCount"/>
+    /// see one CPU); that child starts the flood server on CPU <see cref="ServerCpu"/>. The child ends
+    /// when this process closes its stdin or dies, and is killed after an hour.
+    /// </summary>
+    private static async Task<int> RelaunchPinnedAsync(string[] args)
+    {
+        if (ChildProcess.Taskset is null)
+        {
+            await Console.Error.WriteLineAsync("--pinned needs taskset (util-linux)").ConfigureAwait(false);
+            return 2;
+        }
+
+        if (Environment.ProcessorCount < 2)
+        {
+            await Console.Error.WriteLineAsync("--pinned needs 2 CPUs").ConfigureAwait(false);
+            return 2;
+        }
+
+        Environment.SetEnvironmentVariable(PinnedVariable, Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture));
+        using var child = ChildProcess.StartSelf(ClientCpu, redirectOutput: false, args);
+        using var stop = new CancellationTokenSource(TimeSpan.FromHours(1));
+        ConsoleCancelEventHandler onCancel = (_, _) => ChildProcess.Kill(child);
+        Console.CancelKeyPress += onCancel;
+        try
+        {
+            await child.WaitForExitAsync(stop.Token).ConfigureAwait(false);
+            return child.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("pinned run did not end within an hour: killed").ConfigureAwait(false);
+            return 1;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= onCancel;
+            ChildProcess.Kill(child);
+        }
+    }
+
+    /// <summary>The machine's cores; a pinned child sees one, its launcher passed the real count.</summary>
+    private static string MachineCores() => Environment.GetEnvironmentVariable(PinnedVariable) ?? Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture);
 
     private static string CpuModel()
     {
@@ -164,6 +238,7 @@ internal sealed record BenchOptions(
     bool Verbose,
     bool Breakdown,
     bool AllocationTicks,
+    bool Pinned,
     TimeSpan Settle,
     TimeSpan WindowTimeout)
 {
@@ -171,7 +246,7 @@ internal sealed record BenchOptions(
         Gateway receive-path benchmark.
         usage: Gateway.Benchmarks [--quick] [--sizes 64,1024,16384] [--sockets 1,100] [--idle 1000,10000|none]
                                   [--windows 5] [--scale 1.0] [--binary] [--settle 5] [--verbose]
-                                  [--breakdown] [--alloc-ticks]
+                                  [--breakdown] [--alloc-ticks] [--pinned]
           --quick     fewer frames (scale 0.2), 2 windows, idle at 1,000 sockets only (~1 min)
           --sizes     payload sizes in bytes (frames above 65,535 bytes use the 64-bit length)
           --sockets   socket counts for the throughput runs
@@ -188,7 +263,10 @@ internal sealed record BenchOptions(
                       (WebSocket.CreateFromStream over a NetworkStream, no HttpClient stack)
           --alloc-ticks  sample GCAllocationTick events in measured windows and print the top types
                       (diagnostic: the sampling itself allocates)
-        internal: serve-idle <port> | idle-client <port> <sockets> [settle seconds]
+          --pinned    the flood server in its own process on CPU 0, the measured client (this
+                      program, relaunched with taskset) on CPU 1 only: frames/s = 1 / CPU per frame,
+                      and CPU time and B/frame are the client's alone; no idle run unless --idle
+        internal: serve-idle <port> | idle-client <port> <sockets> [settle seconds] | serve-flood [port]
         """;
 
     /// <summary>Frames per measured window for a payload size (all sockets together), about 0.5-1 s each on 2 cores.</summary>
@@ -218,8 +296,10 @@ internal sealed record BenchOptions(
             Verbose: false,
             Breakdown: false,
             AllocationTicks: false,
+            Pinned: false,
             TimeSpan.FromSeconds(quick ? 3 : 5),
             TimeSpan.FromSeconds(60));
+        var idleGiven = false;
         for (var i = 0; i < args.Length; i++)
         {
             string Next() => i + 1 < args.Length ? args[++i] : throw new FormatException($"{args[i]} needs a value");
@@ -237,6 +317,7 @@ internal sealed record BenchOptions(
                         break;
                     case "--idle":
                         var idle = Next();
+                        idleGiven = true;
                         options = options with { IdleCounts = idle == "none" ? [] : Ints(idle) };
                         break;
                     case "--windows":
@@ -257,6 +338,9 @@ internal sealed record BenchOptions(
                     case "--alloc-ticks":
                         options = options with { AllocationTicks = true };
                         break;
+                    case "--pinned":
+                        options = options with { Pinned = true };
+                        break;
                     case "--verbose":
                         options = options with { Verbose = true };
                         break;
@@ -272,12 +356,13 @@ internal sealed record BenchOptions(
             }
         }
 
-        return options;
+        // The pinned mode is about CPU per frame; idle memory runs in the default mode unless asked for.
+        return options.Pinned && !idleGiven ? options with { IdleCounts = [] } : options;
     }
 
     public override string ToString() => string.Create(
         CultureInfo.InvariantCulture,
-        $"{(Quick ? "--quick, " : string.Empty)}sizes {string.Join('/', Sizes)}, sockets {string.Join('/', SocketCounts)}, idle {(IdleCounts.Count == 0 ? "none" : string.Join('/', IdleCounts))}, {Windows} windows, scale {Scale}, {(Binary ? "binary" : "text")} frames{(Breakdown ? ", breakdown" : string.Empty)}{(AllocationTicks ? ", alloc-ticks" : string.Empty)}");
+        $"{(Quick ? "--quick, " : string.Empty)}sizes {string.Join('/', Sizes)}, sockets {string.Join('/', SocketCounts)}, idle {(IdleCounts.Count == 0 ? "none" : string.Join('/', IdleCounts))}, {Windows} windows, scale {Scale}, {(Binary ? "binary" : "text")} frames{(Breakdown ? ", breakdown" : string.Empty)}{(AllocationTicks ? ", alloc-ticks" : string.Empty)}{(Pinned ? ", pinned" : string.Empty)}");
 
     private static int[] Ints(string list) => [.. list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
 }
@@ -287,18 +372,74 @@ internal static class Tables
 {
     public static string Size(int bytes) => bytes % 1024 == 0 ? $"{bytes / 1024} KiB" : $"{bytes} B";
 
-    public static string Throughput(List<(ThroughputResult Raw, ThroughputResult Gateway)> rows)
+    /// <summary>
+    /// Per contender: median frames/s, ratio to raw, allocated B/frame and, when <paramref name="cpu"/>
+    /// (pinned mode, the process is the client alone), CPU microseconds per frame.
+    /// </summary>
+    public static string Throughput(List<List<ThroughputResult>> rows, bool cpu)
     {
         var s = new StringBuilder();
-        s.AppendLine("| sockets | payload | raw frames/s | raw MB/s | gateway frames/s | gateway MB/s | gateway/raw | raw B/frame | gateway B/frame | gateway - raw B/frame |");
-        s.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        foreach (var (raw, gateway) in rows)
+        var names = rows[0].Select(r => r.Mode).ToArray();
+        s.Append("| sockets | payload |");
+        foreach (var name in names)
         {
-            var ratio = raw.MedianFramesPerSecond > 0 ? gateway.MedianFramesPerSecond / raw.MedianFramesPerSecond : double.NaN;
-            s.AppendLine(CultureInfo.InvariantCulture, $"| {raw.Sockets} | {Size(raw.PayloadSize)} | {raw.MedianFramesPerSecond:N0} | {raw.MegabytesPerSecond:N1} | {gateway.MedianFramesPerSecond:N0} | {gateway.MegabytesPerSecond:N1} | {ratio:N2} | {raw.AllocatedBytesPerFrame:N2} | {gateway.AllocatedBytesPerFrame:N2} | {gateway.AllocatedBytesPerFrame - raw.AllocatedBytesPerFrame:N2} |");
+            s.Append(CultureInfo.InvariantCulture, $" {name} frames/s |{(name == "raw" ? string.Empty : " x raw |")} B/frame |{(cpu ? " CPU us/frame (busy) |" : string.Empty)}");
         }
 
-        foreach (var failure in rows.SelectMany(r => new[] { r.Raw, r.Gateway }).Where(r => r.Failure is not null))
+        s.AppendLine().Append("|---:|---:|");
+        foreach (var name in names)
+        {
+            s.Append(name == "raw" ? "---:|---:|" : "---:|---:|---:|").Append(cpu ? "---:|" : string.Empty);
+        }
+
+        s.AppendLine();
+        foreach (var row in rows)
+        {
+            var raw = row[0];
+            s.Append(CultureInfo.InvariantCulture, $"| {raw.Sockets} | {Size(raw.PayloadSize)} |");
+            foreach (var r in row)
+            {
+                s.Append(CultureInfo.InvariantCulture, $" {r.MedianFramesPerSecond:N0} |");
+                if (r.Mode != "raw")
+                {
+                    var ratio = raw.MedianFramesPerSecond > 0 ? r.MedianFramesPerSecond / raw.MedianFramesPerSecond : double.NaN;
+                    s.Append(CultureInfo.InvariantCulture, $" {ratio:N2} |");
+                }
+
+                s.Append(CultureInfo.InvariantCulture, $" {r.AllocatedBytesPerFrame:N1} |");
+                if (cpu)
+                {
+                    s.Append(CultureInfo.InvariantCulture, $" {r.CpuSecondsPerFrame * 1e6:N3} ({r.CpuBusy * 100:N0} %) |");
+                }
+            }
+
+            s.AppendLine();
+        }
+
+        if (cpu)
+        {
+            // frames/s is 1 / CPU per frame only while the client's core is busy all the time; when the
+            // server's core is the limit, the ratio of CPU per frame is the one that compares the clients.
+            s.AppendLine().AppendLine("CPU per frame of raw / CPU per frame of the contender:").AppendLine().Append("| sockets | payload |");
+            foreach (var name in names.Skip(1))
+            {
+                s.Append(CultureInfo.InvariantCulture, $" {name} |");
+            }
+
+            s.AppendLine().Append("|---:|---:|").AppendLine(string.Concat(names.Skip(1).Select(_ => "---:|")));
+            foreach (var row in rows)
+            {
+                s.Append(CultureInfo.InvariantCulture, $"| {row[0].Sockets} | {Size(row[0].PayloadSize)} |");
+                foreach (var r in row.Skip(1))
+                {
+                    s.Append(CultureInfo.InvariantCulture, $" {row[0].CpuSecondsPerFrame / r.CpuSecondsPerFrame:N2} |");
+                }
+
+                s.AppendLine();
+            }
+        }
+
+        foreach (var failure in rows.SelectMany(r => r).Where(r => r.Failure is not null))
         {
             s.AppendLine(CultureInfo.InvariantCulture, $"\nFAILED {failure.Mode} {failure.Sockets} sockets {Size(failure.PayloadSize)}: {failure.Failure}");
         }

@@ -6,22 +6,6 @@ using System.Threading.Channels;
 
 namespace Gateway.Benchmarks;
 
-/// <summary>What the raw client does per message; the extra modes rebuild the gateway's receive path step by step (<c>--breakdown</c>).</summary>
-internal enum RawMode
-{
-    /// <summary>ReceiveAsync into one reused buffer until EndOfMessage.</summary>
-    Plain,
-
-    /// <summary>As the gateway reads: a zero-byte ReceiveAsync to park, then the payload into a pooled buffer.</summary>
-    Park,
-
-    /// <summary><see cref="Park"/>, then the buffer through a bounded channel to a consumer task, as the dispatcher does.</summary>
-    ParkChannel,
-
-    /// <summary><see cref="ParkChannel"/> with <c>AllowSynchronousContinuations = true</c>: the consumer runs on the writer's thread when it was waiting.</summary>
-    ParkChannelSync,
-}
-
 /// <summary>One measured configuration: all windows of one mode, socket count and payload size.</summary>
 internal sealed record ThroughputResult(
     string Mode,
@@ -34,7 +18,9 @@ internal sealed record ThroughputResult(
     int Gen2Collections,
     string? Failure,
     IReadOnlyList<double> AllocatedBytesPerFrameByWindow,
-    string? AllocationTypes = null)
+    string? AllocationTypes = null,
+    double CpuSecondsPerFrame = double.NaN,
+    double CpuBusy = double.NaN)
 {
     /// <summary>The median window, so one disturbed window on a 2-core machine does not decide the result.</summary>
     public double MedianFramesPerSecond
@@ -55,45 +41,50 @@ internal sealed record ThroughputResult(
 }
 
 /// <summary>
-/// Receive throughput against the in-process <see cref="BenchServer"/>: (a) plain
-/// <see cref="ClientWebSocket"/> read loops, (b) the gateway host (receive loop, channel, dispatcher,
-/// handler). Both count every message with the same <see cref="FrameCounter"/>. All contenders of a
-/// configuration are connected at once and their measured windows interleave (raw, gateway, raw,
-/// gateway, ...), so drift on a shared 2-core machine hits them alike.
+/// Receive throughput against a flood server (in this process, or in a pinned child process): plain
+/// <see cref="ClientWebSocket"/> read loops, Websocket.Client, and the gateway host (receive loop,
+/// channel, dispatcher, handler). All count every message with the same kind of
+/// <see cref="FrameCounter"/>. All contenders of a configuration are connected at once and their
+/// measured windows interleave (raw, Websocket.Client, gateway, raw, ...), so drift on a shared
+/// 2-core machine hits them alike.
 /// </summary>
-internal sealed class ThroughputBenchmark(BenchServer server, bool binary, int windows, TimeSpan windowTimeout) : IDisposable
+internal sealed class ThroughputBenchmark(IFloodServer server, bool binary, int windows, TimeSpan windowTimeout) : IDisposable
 {
     private static readonly ArrayPool<byte> s_pool = ArrayPool<byte>.Create(4 * 1024 * 1024, 4096);
 
-    private readonly Dictionary<int, FrameChunk> _chunks = [];
     private readonly HttpMessageInvoker _invoker = new(new SocketsHttpHandler { UseProxy = false, UseCookies = false });
 
-    public static string Name(RawMode? mode) => mode switch
+    public static string Name(ClientKind kind) => kind switch
     {
-        null => "gateway",
-        RawMode.Park => "raw+park",
-        RawMode.ParkChannel => "raw+park+channel",
-        RawMode.ParkChannelSync => "raw+park+channel(sync)",
+        ClientKind.Gateway => "gateway",
+        ClientKind.WebsocketClient => "Websocket.Client",
+        ClientKind.RawPark => "raw+park",
+        ClientKind.RawParkChannel => "raw+park+channel",
+        ClientKind.RawParkChannelSync => "raw+park+channel(sync)",
         _ => "raw",
     };
 
-    /// <summary>Measures each contender (a raw mode, or null for the gateway) over the same configuration.</summary>
-    public async Task<List<ThroughputResult>> RunAsync(IReadOnlyList<RawMode?> modes, int sockets, int payloadSize, long warmupFrames, long framesPerWindow)
+    /// <summary>Measures each contender over the same configuration.</summary>
+    public async Task<List<ThroughputResult>> RunAsync(IReadOnlyList<ClientKind> kinds, int sockets, int payloadSize, long warmupFrames, long framesPerWindow)
     {
         var contenders = new List<Contender>();
         try
         {
-            foreach (var mode in modes)
+            foreach (var kind in kinds)
             {
-                var contender = new Contender(Name(mode), sockets, payloadSize, CreateSession(sockets, payloadSize, warmupFrames, framesPerWindow));
+                var contender = new Contender(Name(kind), sockets, payloadSize, await CreateSessionAsync(sockets, payloadSize, warmupFrames, framesPerWindow).ConfigureAwait(false));
                 contenders.Add(contender);
-                if (mode is { } raw)
+                switch (kind)
                 {
-                    await StartRawAsync(contender, raw).ConfigureAwait(false);
-                }
-                else
-                {
-                    await StartGatewayAsync(contender).ConfigureAwait(false);
+                    case ClientKind.Gateway:
+                        await StartGatewayAsync(contender).ConfigureAwait(false);
+                        break;
+                    case ClientKind.WebsocketClient:
+                        await StartWebsocketClientAsync(contender).ConfigureAwait(false);
+                        break;
+                    default:
+                        await StartRawAsync(contender, kind).ConfigureAwait(false);
+                        break;
                 }
             }
 
@@ -122,14 +113,14 @@ internal sealed class ThroughputBenchmark(BenchServer server, bool binary, int w
             foreach (var contender in contenders)
             {
                 await contender.DisposeAsync().ConfigureAwait(false);
-                server.RemoveSession(contender.Session);
+                await server.RemoveSessionAsync(contender.Session).ConfigureAwait(false);
             }
         }
     }
 
     public void Dispose() => _invoker.Dispose();
 
-    private async Task StartRawAsync(Contender contender, RawMode mode)
+    private async Task StartRawAsync(Contender contender, ClientKind kind)
     {
         var stop = new CancellationTokenSource(windowTimeout * (windows + 3));
         var clients = new ClientWebSocket[contender.Sockets];
@@ -151,23 +142,78 @@ internal sealed class ThroughputBenchmark(BenchServer server, bool binary, int w
             stop.Dispose();
         };
 
-        var url = server.FloodUrl(contender.Session);
+        var url = contender.Session.Url;
         await Task.WhenAll(clients.Select(c => c.ConnectAsync(url, _invoker, stop.Token))).ConfigureAwait(false);
         await WaitForServerConnectionsAsync(contender.Session, contender.Sockets).ConfigureAwait(false);
         var total = contender.Session.FramesPerConnection.Sum();
         var counter = contender.Counter;
-        readers = [.. clients.Select(c => mode switch
+        readers = [.. clients.Select(c => kind switch
         {
-            RawMode.Park => ReadParkedAsync(c, total, counter, null, stop.Token),
-            RawMode.ParkChannel => ReadParkedThroughChannelAsync(c, total, counter, synchronousContinuations: false, stop.Token),
-            RawMode.ParkChannelSync => ReadParkedThroughChannelAsync(c, total, counter, synchronousContinuations: true, stop.Token),
+            ClientKind.RawPark => ReadParkedAsync(c, total, counter, null, stop.Token),
+            ClientKind.RawParkChannel => ReadParkedThroughChannelAsync(c, total, counter, synchronousContinuations: false, stop.Token),
+            ClientKind.RawParkChannelSync => ReadParkedThroughChannelAsync(c, total, counter, synchronousContinuations: true, stop.Token),
             _ => ReadAsync(c, total, counter, stop.Token),
         })];
     }
 
+    /// <summary>
+    /// Websocket.Client as a user sets it up: reconnection on, no <c>ReconnectTimeout</c> (a quiet
+    /// socket is not a dead one), the sockets' keep-alive as the others' through its ClientWebSocket
+    /// factory, and the subscriber counts. Text messages arrive as <c>ResponseMessage.Text</c> (its
+    /// default <c>IsTextMessageConversionEnabled = true</c>): that decoding is part of what it costs.
+    /// </summary>
+    private async Task StartWebsocketClientAsync(Contender contender)
+    {
+        var counter = contender.Counter;
+        var clients = new Websocket.Client.WebsocketClient[contender.Sockets];
+        var subscriptions = new IDisposable[contender.Sockets];
+        for (var i = 0; i < clients.Length; i++)
+        {
+            clients[i] = new Websocket.Client.WebsocketClient(contender.Session.Url, static () => new ClientWebSocket
+            {
+                Options =
+                {
+                    KeepAliveInterval = TimeSpan.FromSeconds(30),
+                    KeepAliveTimeout = TimeSpan.FromSeconds(10),
+                },
+            })
+            {
+                IsReconnectionEnabled = true,
+                ReconnectTimeout = null,
+            };
+            subscriptions[i] = clients[i].MessageReceived.Subscribe(_ => counter.Add());
+        }
+
+        // A reconnect would replay the flood on a new connection: report it instead of measuring it.
+        var disconnects = clients.Select(c => c.DisconnectionHappened.Subscribe(info => contender.Failure ??= $"disconnected ({info.Type})")).ToArray();
+
+        contender.OnDispose = async () =>
+        {
+            foreach (var subscription in subscriptions.Concat(disconnects))
+            {
+                subscription.Dispose();
+            }
+
+            try
+            {
+                await Task.WhenAll(clients.Select(c => c.Stop(WebSocketCloseStatus.NormalClosure, string.Empty))).WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
+            }
+            finally
+            {
+                foreach (var client in clients)
+                {
+                    client.Dispose();
+                }
+            }
+        };
+
+        await Task.WhenAll(clients.Select(c => c.StartOrFail())).WaitAsync(windowTimeout).ConfigureAwait(false);
+        await WaitForServerConnectionsAsync(contender.Session, contender.Sockets).ConfigureAwait(false);
+    }
+
     private async Task StartGatewayAsync(Contender contender)
     {
-        var host = await GatewayHost.StartAsync(GatewayHost.Configuration(server.FloodUrl(contender.Session), contender.Sockets)).ConfigureAwait(false);
+        var host = await GatewayHost.StartAsync(GatewayHost.Configuration(contender.Session.Url, contender.Sockets)).ConfigureAwait(false);
         contender.Counter = host.Counter;
         contender.OnDispose = async () =>
         {
@@ -183,14 +229,8 @@ internal sealed class ThroughputBenchmark(BenchServer server, bool binary, int w
         await WaitForServerConnectionsAsync(contender.Session, contender.Sockets).ConfigureAwait(false);
     }
 
-    private FloodSession CreateSession(int sockets, int payloadSize, long warmupFrames, long framesPerWindow)
+    private Task<FloodHandle> CreateSessionAsync(int sockets, int payloadSize, long warmupFrames, long framesPerWindow)
     {
-        if (!_chunks.TryGetValue(payloadSize, out var chunk))
-        {
-            chunk = new FrameChunk(payloadSize, binary);
-            _chunks[payloadSize] = chunk;
-        }
-
         // Phase 0 warms up (JIT tiers, pools, queues, TCP windows); phases 1..windows are measured.
         var perConnection = new long[windows + 1];
         perConnection[0] = Math.Max(1, warmupFrames / sockets);
@@ -199,13 +239,13 @@ internal sealed class ThroughputBenchmark(BenchServer server, bool binary, int w
             perConnection[i] = Math.Max(1, framesPerWindow / sockets);
         }
 
-        return server.CreateSession(chunk, perConnection);
+        return server.CreateSessionAsync(payloadSize, binary, perConnection);
     }
 
     private async Task WarmUpAsync(Contender contender)
     {
         var warmup = contender.Counter.Arm(contender.Session.FramesPerConnection[0] * contender.Sockets);
-        contender.Session.Go(0);
+        server.Go(contender.Session, 0);
         try
         {
             await warmup.WaitAsync(windowTimeout).ConfigureAwait(false);
@@ -229,9 +269,10 @@ internal sealed class ThroughputBenchmark(BenchServer server, bool binary, int w
         sampler?.Start();
         var gen0Before = GC.CollectionCount(0);
         var gen2Before = GC.CollectionCount(2);
+        var cpuBefore = Environment.CpuUsage.TotalTime;
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var start = Stopwatch.GetTimestamp();
-        contender.Session.Go(window);
+        server.Go(contender.Session, window);
         try
         {
             await reached.ConfigureAwait(false);
@@ -243,32 +284,36 @@ internal sealed class ThroughputBenchmark(BenchServer server, bool binary, int w
 
         var elapsed = Stopwatch.GetElapsedTime(start);
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
-        contender.AddWindow(counter.Count - startCount, elapsed, allocated, GC.CollectionCount(0) - gen0Before, GC.CollectionCount(2) - gen2Before, sampler?.Stop());
+        var cpu = Environment.CpuUsage.TotalTime - cpuBefore;
+        contender.AddWindow(counter.Count - startCount, elapsed, cpu, allocated, GC.CollectionCount(0) - gen0Before, GC.CollectionCount(2) - gen2Before, sampler?.Stop());
         contender.FramesPerWindow = windowFrames;
     }
 
-    private async Task WaitForServerConnectionsAsync(FloodSession session, int sockets)
+    private async Task WaitForServerConnectionsAsync(FloodHandle session, int sockets)
     {
         var deadline = DateTime.UtcNow + windowTimeout;
-        while (session.Connected < sockets)
+        int connected;
+        while ((connected = await server.ConnectedAsync(session).ConfigureAwait(false)) < sockets)
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"the server saw {session.Connected} of {sockets} connections");
+                throw new TimeoutException($"the server saw {connected} of {sockets} connections");
             }
 
             await Task.Delay(10).ConfigureAwait(false);
         }
     }
 
-    /// <summary>One client set (raw or gateway) with its own flood session and counter.</summary>
-    private sealed class Contender(string name, int sockets, int payloadSize, FloodSession session) : IAsyncDisposable
+    /// <summary>One client set (raw, Websocket.Client or gateway) with its own flood session and counter.</summary>
+    private sealed class Contender(string name, int sockets, int payloadSize, FloodHandle session) : IAsyncDisposable
     {
         private readonly List<double> _rates = [];
         private readonly List<double> _bytesPerFrame = [];
         private readonly Dictionary<string, long> _allocationTypes = [];
         private long _frames;
         private long _allocated;
+        private TimeSpan _cpu;
+        private TimeSpan _elapsed;
         private int _gen0;
         private int _gen2;
 
@@ -276,7 +321,7 @@ internal sealed class ThroughputBenchmark(BenchServer server, bool binary, int w
 
         public int Sockets { get; } = sockets;
 
-        public FloodSession Session { get; } = session;
+        public FloodHandle Session { get; } = session;
 
         public FrameCounter Counter { get; set; } = new();
 
@@ -286,12 +331,14 @@ internal sealed class ThroughputBenchmark(BenchServer server, bool binary, int w
 
         public Func<Task>? OnDispose { get; set; }
 
-        public void AddWindow(long frames, TimeSpan elapsed, long allocated, int gen0, int gen2, Dictionary<string, long>? types)
+        public void AddWindow(long frames, TimeSpan elapsed, TimeSpan cpu, long allocated, int gen0, int gen2, Dictionary<string, long>? types)
         {
             _rates.Add(frames / elapsed.TotalSeconds);
             _bytesPerFrame.Add(frames == 0 ? double.NaN : (double)allocated / frames);
             _frames += frames;
             _allocated += allocated;
+            _cpu += cpu;
+            _elapsed += elapsed;
             _gen0 += gen0;
             _gen2 += gen2;
             foreach (var (type, bytes) in types ?? [])
@@ -311,7 +358,9 @@ internal sealed class ThroughputBenchmark(BenchServer server, bool binary, int w
             _gen2,
             Failure,
             _bytesPerFrame,
-            AllocationSampler.Current is null ? null : AllocationSampler.Describe(_allocationTypes, 6));
+            AllocationSampler.Current is null ? null : AllocationSampler.Describe(_allocationTypes, 6),
+            _frames == 0 ? double.NaN : _cpu.TotalSeconds / _frames,
+            _elapsed <= TimeSpan.Zero ? double.NaN : _cpu / _elapsed / Environment.ProcessorCount);
 
         public async ValueTask DisposeAsync()
         {
