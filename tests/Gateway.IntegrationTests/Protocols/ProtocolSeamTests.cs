@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Text;
@@ -113,7 +112,7 @@ public sealed class ProtocolSeamTests
         }
     }
 
-    private sealed class ScriptedSession(IProtocolConnection connection, bool withTokens) : IProtocolSession
+    private sealed class ScriptedSession(IProtocolConnection connection, bool withTokens) : PassThroughSession
     {
         private long _tokens;
 
@@ -123,13 +122,13 @@ public sealed class ProtocolSeamTests
 
         public ConcurrentQueue<(long Token, FrameOutcome Outcome)> Outcomes { get; } = new();
 
-        public async ValueTask StartAsync(CancellationToken cancellationToken)
+        public override async ValueTask StartAsync(CancellationToken cancellationToken)
         {
             connection.SetReady(false, "waiting for welcome");
             await connection.SendControlAsync("CONNECT"u8.ToArray(), FrameKind.Text, cancellationToken);
         }
 
-        public ReceiveDecision OnMessage(ReadOnlySpan<byte> message, FrameKind kind, out InboundFrame frame)
+        public override ReceiveDecision OnMessage(ReadOnlySpan<byte> message, FrameKind kind, out InboundFrame frame)
         {
             if (message.SequenceEqual("welcome"u8))
             {
@@ -144,23 +143,6 @@ public sealed class ProtocolSeamTests
             return ReceiveDecision.Deliver;
         }
 
-        public ReadOnlyMemory<byte> Encode(ReadOnlyMemory<byte> payload, FrameKind kind, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey)
-        {
-            wireKind = kind;
-            replyKey = 0;
-            return payload;
-        }
-
-        public void OnTick(long timestamp)
-        {
-        }
-
-        public void StopDelivering()
-        {
-        }
-
-        public ValueTask GoodbyeAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
-
-        public void Complete(long token, FrameOutcome outcome) => Outcomes.Enqueue((token, outcome));
+        public override void Complete(long token, FrameOutcome outcome) => Outcomes.Enqueue((token, outcome));
     }
 }

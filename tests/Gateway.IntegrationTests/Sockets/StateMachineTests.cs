@@ -1,4 +1,3 @@
-using System.Buffers;
 using Gateway.Host.Configuration;
 using Gateway.Host.Health;
 using Gateway.Host.Protocols;
@@ -81,39 +80,12 @@ public sealed class StateMachineTests
 
         public void MakeReady() => _connection?.SetReady(true);
 
-        private sealed class Session(TaskCompletionSource started) : IProtocolSession
+        private sealed class Session(TaskCompletionSource started) : PassThroughSession
         {
-            public ValueTask StartAsync(CancellationToken cancellationToken)
+            public override ValueTask StartAsync(CancellationToken cancellationToken)
             {
                 started.TrySetResult();
                 return ValueTask.CompletedTask;
-            }
-
-            public ReceiveDecision OnMessage(ReadOnlySpan<byte> message, FrameKind kind, out InboundFrame frame)
-            {
-                frame = new InboundFrame(0, message.Length);
-                return ReceiveDecision.Deliver;
-            }
-
-            public ReadOnlyMemory<byte> Encode(ReadOnlyMemory<byte> payload, FrameKind kind, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey)
-            {
-                wireKind = kind;
-                replyKey = 0;
-                return payload;
-            }
-
-            public void OnTick(long timestamp)
-            {
-            }
-
-            public void StopDelivering()
-            {
-            }
-
-            public ValueTask GoodbyeAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
-
-            public void Complete(long token, FrameOutcome outcome)
-            {
             }
         }
     }
