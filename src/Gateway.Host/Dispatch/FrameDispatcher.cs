@@ -93,7 +93,7 @@ internal sealed partial class FrameDispatcher
             // Drop modes always accept the item being written (DropWrite counts it through OnDropped).
             if (!_channel.Writer.TryWrite(envelope))
             {
-                Discard(envelope, "stopped");
+                Discard(envelope, "shutdown", FrameOutcome.Lost);
             }
 
             return ValueTask.CompletedTask;
@@ -129,7 +129,7 @@ internal sealed partial class FrameDispatcher
             _waitingForRoom = false;
         }
 
-        Discard(envelope, "stopped");
+        Discard(envelope, "shutdown", FrameOutcome.Lost);
         throw new OperationCanceledException("the socket's queue no longer accepts frames");
     }
 
@@ -195,7 +195,9 @@ internal sealed partial class FrameDispatcher
     /// Stops accepting frames and lets the handlers finish the queue within <paramref name="timeout"/>.
     /// Frames still queued after that are counted as dropped (reason <c>shutdown</c>) and logged.
     /// </summary>
-    public async Task CompleteAsync(TimeSpan timeout)
+    /// <param name="timeout">What is left of the shutdown budget.</param>
+    /// <param name="budget">The whole budget (<c>ShutdownTimeout</c>), for the report.</param>
+    public async Task CompleteAsync(TimeSpan timeout, TimeSpan? budget = null)
     {
         _channel.Writer.TryComplete();
         try
@@ -221,7 +223,7 @@ internal sealed partial class FrameDispatcher
 
         if (lost > 0)
         {
-            Log.FramesLostAtStop(_logger, _socketName, lost, timeout);
+            Log.FramesLostAtStop(_logger, _socketName, lost, budget ?? timeout);
         }
 
         if (_announced is { } connection)

@@ -51,7 +51,15 @@ internal sealed partial class SocketConnection
                 }
 
                 live.TryClaimAnnouncement();
-                await Dispatcher.EnqueueAsync(envelope).ConfigureAwait(false);
+                try
+                {
+                    await Dispatcher.EnqueueAsync(envelope).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!_delivering)
+                {
+                    // The stop closed the queue while this frame waited for room (Wait): it was counted
+                    // as lost; read on, so the connection can still close in order.
+                }
             }
         }
         catch (Exception ex)

@@ -130,7 +130,7 @@ internal sealed partial class SocketConnection
             await _run.ConfigureAwait(false);
         }
 
-        await Dispatcher.CompleteAsync(Remaining(timeout, started)).ConfigureAwait(false);
+        await Dispatcher.CompleteAsync(Remaining(timeout, started), timeout).ConfigureAwait(false);
         Outbound.DropQueued();
         SetState(SocketState.Stopped, 0);
 

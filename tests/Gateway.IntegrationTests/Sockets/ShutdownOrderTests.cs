@@ -47,6 +47,42 @@ public sealed class ShutdownOrderTests
     }
 
     [Fact]
+    public async Task Stop_ReadsBlockedOnFullQueueUnderWait_DrainsThenClosesWith1001AndCountsTheRest()
+    {
+        const int count = 40;
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            for (var i = 0; i < count; i++)
+            {
+                await s.SendTextAsync($"m{i}");
+            }
+        });
+        var gateway = await GatewayTestHost.StartAsync(
+            new TestConfig().Set("Gateway:ShutdownTimeout", "00:00:10").Socket("a", server.Url(),
+                ("Queue:Capacity", "4"), ("Queue:FullMode", "Wait"), ("Handlers:0", TimedFrameHandler.Name)),
+            services => services.AddFrameHandler<TimedFrameHandler>(TimedFrameHandler.Name));
+        var handler = gateway.Services.GetRequiredService<TimedFrameHandler>();
+        var status = gateway.Connection("a").Status;
+        await Eventually.TrueAsync(() => gateway.Connection("a").Dispatcher.IsWaitingForRoom, "reads wait for room");
+
+        var stopping = Stopwatch.StartNew();
+        await gateway.DisposeAsync();
+
+        // Not the whole budget: the queue (4 frames at 50 ms) drains, then the socket closes in order.
+        Assert.InRange(stopping.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(5));
+        var session = server.LastSession!;
+        await session.Closed.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, session.ClientCloseStatus);
+        var closeArrived = Assert.IsType<long>(session.ClientCloseTimestamp);
+        Assert.All(handler.Done, d => Assert.True(d.At < closeArrived, $"{d.Text} finished after the server saw the close"));
+
+        // What was handled is the stream's prefix; everything else read is counted, nothing is silent.
+        Assert.Equal(Enumerable.Range(0, handler.Done.Count).Select(i => $"m{i}"), handler.Done.Select(d => d.Text));
+        Assert.Equal(status.FramesReceived, status.FramesHandled + status.FramesDropped);
+        Assert.Equal(handler.Done.Count, status.FramesHandled);
+    }
+
+    [Fact]
     public async Task Stop_FramesArriveAfterStopBegan_NotDeliveredButCounted()
     {
         const int early = 5;
