@@ -131,9 +131,9 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             errors.Add($"{path}:Reconnect:Jitter: must be between 0 and 1, was {reconnect.Jitter}");
         }
 
-        if (reconnect.MaxAttempts is < 0)
+        if (reconnect.MaxAttempts is < 1)
         {
-            errors.Add($"{path}:Reconnect:MaxAttempts: must be 0 or more (or unset for no limit), was {reconnect.MaxAttempts}");
+            errors.Add($"{path}:Reconnect:MaxAttempts: must be 1 or more (or unset for no limit), was {reconnect.MaxAttempts}");
         }
 
         NotNegative(reconnect.ResetAfter, $"{path}:Reconnect:ResetAfter", errors);

@@ -1,12 +1,41 @@
+using System.Diagnostics;
 using System.Net.WebSockets;
 using System.Text;
 using Gateway.Host.Health;
+using Gateway.Host.Metrics;
 using Gateway.Host.Protocols;
 
 namespace Gateway.Host.Sockets;
 
 internal sealed partial class SocketConnection
 {
+    /// <summary>Runs the session's handshake until it sets Ready, within <c>HandshakeTimeout</c>.</summary>
+    private async Task<bool> HandshakeAsync(LiveConnection live, Task receiving, Activity? span)
+    {
+        using var timeout = new CancellationTokenSource(Options.HandshakeTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, live.Token);
+        try
+        {
+            await live.Session.StartAsync(linked.Token).ConfigureAwait(false);
+            var done = await Task.WhenAny(live.Ready, receiving).WaitAsync(linked.Token).ConfigureAwait(false);
+            return done == live.Ready && !live.Token.IsCancellationRequested;
+        }
+        catch (Exception ex) when (timeout.IsCancellationRequested || ex is not OperationCanceledException)
+        {
+            var why = timeout.IsCancellationRequested
+                ? $"handshake not completed within {Options.HandshakeTimeout.TotalSeconds:0.###} s (HandshakeTimeout)"
+                : $"handshake failed: {ex.Message}";
+            GatewayTelemetry.Failed(span, ex, timeout.IsCancellationRequested ? "handshake_timeout" : "handshake", null);
+            Status.RecordError(why, null);
+            live.Fail(WebSocketCloseStatus.PolicyViolation, why);
+            return false;
+        }
+        catch (OperationCanceledException)
+        {
+            return false; // the connection ended during the handshake; the receive loop says why
+        }
+    }
+
     /// <summary>
     /// One open connection as its protocol session sees it. A session keeps this, never the socket
     /// worker, so a session of an ended connection cannot touch the next one.

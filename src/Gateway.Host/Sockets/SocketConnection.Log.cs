@@ -22,7 +22,7 @@ internal sealed partial class SocketConnection
         [LoggerMessage(104, LogLevel.Information, "Socket {SocketName} reconnects in {Delay} (attempt {Attempt}).")]
         public static partial void Waiting(ILogger logger, string socketName, int attempt, TimeSpan delay);
 
-        [LoggerMessage(105, LogLevel.Error, "Socket {SocketName} gave up after {MaxAttempts} reconnect attempts (Reconnect:MaxAttempts).")]
+        [LoggerMessage(105, LogLevel.Error, "Socket {SocketName} gave up after {MaxAttempts} consecutive failed attempts (Reconnect:MaxAttempts).")]
         public static partial void GaveUp(ILogger logger, string socketName, int maxAttempts);
 
         [LoggerMessage(106, LogLevel.Warning, "Socket {SocketName} connection {ConnectionNumber}: message {Sequence} exceeds MaxMessageSize ({MaxMessageSize} bytes); closing with 1009 and reconnecting.")]

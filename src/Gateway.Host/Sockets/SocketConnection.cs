@@ -291,9 +291,10 @@ internal sealed partial class SocketConnection
             // The handshake needs the receive loop (STOMP's CONNECTED, Phoenix's join replies). The loop
             // outlives the attempt's span, so it must not run inside it.
             Activity.Current = null;
-            live.Receiving = ReceiveLoopAsync(live, connection);
+            var receiving = ReceiveLoopAsync(live, connection);
+            live.Receiving = receiving;
             Activity.Current = span;
-            if (await HandshakeAsync(live, span).ConfigureAwait(false))
+            if (await HandshakeAsync(live, receiving, span).ConfigureAwait(false))
             {
                 GatewayTelemetry.Ready(span);
                 readyAt = _time.GetTimestamp();
@@ -311,7 +312,7 @@ internal sealed partial class SocketConnection
                 }
             }
 
-            reason = await live.Receiving.ConfigureAwait(false);
+            reason = await receiving.ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -342,36 +343,10 @@ internal sealed partial class SocketConnection
         return readyAt;
     }
 
-    /// <summary>Runs the session's handshake until it sets Ready, within <c>HandshakeTimeout</c>.</summary>
-    private async Task<bool> HandshakeAsync(LiveConnection live, Activity? span)
-    {
-        using var timeout = new CancellationTokenSource(Options.HandshakeTimeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, live.Token);
-        try
-        {
-            await live.Session.StartAsync(linked.Token).ConfigureAwait(false);
-            var done = await Task.WhenAny(live.Ready, live.Receiving!).WaitAsync(linked.Token).ConfigureAwait(false);
-            return done == live.Ready && !live.Token.IsCancellationRequested;
-        }
-        catch (Exception ex) when (timeout.IsCancellationRequested || ex is not OperationCanceledException)
-        {
-            var why = timeout.IsCancellationRequested
-                ? $"handshake not completed within {Options.HandshakeTimeout.TotalSeconds:0.###} s (HandshakeTimeout)"
-                : $"handshake failed: {ex.Message}";
-            GatewayTelemetry.Failed(span, ex, timeout.IsCancellationRequested ? "handshake_timeout" : "handshake", null);
-            Status.RecordError(why, null);
-            live.Fail(WebSocketCloseStatus.PolicyViolation, why);
-            return false;
-        }
-        catch (OperationCanceledException)
-        {
-            return false; // the connection ended during the handshake; the receive loop says why
-        }
-    }
-
     private async Task<bool> WaitBeforeRetryAsync(int attempt)
     {
-        if (Options.Reconnect.MaxAttempts is { } max && attempt > max)
+        // MaxAttempts consecutive failed attempts, then no more.
+        if (Options.Reconnect.MaxAttempts is { } max && attempt >= max)
         {
             Log.GaveUp(_logger, Name, max);
             SetState(SocketState.Stopped, attempt);

@@ -45,7 +45,7 @@ public sealed class GatewayOptionsValidatorTests
         socket.OnConnect.Add(new OnConnectMessage { Text = "subscribe" });
         socket.OnConnect.Add(new OnConnectMessage { Binary = "AQID" });
         socket.NoMessageTimeout = TimeSpan.FromSeconds(30);
-        socket.Reconnect.MaxAttempts = 0;
+        socket.Reconnect.MaxAttempts = 1;
         var options = With("prices.eu_1-b", socket);
         options.Sockets["ws"] = new SocketOptions { Url = new Uri("ws://localhost:5000/"), Handlers = ["file"] };
 
@@ -218,13 +218,15 @@ public sealed class GatewayOptionsValidatorTests
         Assert.Empty(ErrorsFor(socket));
     }
 
-    [Fact]
-    public void GetErrors_NegativeMaxAttempts_IsAnError()
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(0)]
+    public void GetErrors_MaxAttemptsBelowOne_IsAnError(int maxAttempts)
     {
         var socket = ValidSocket();
-        socket.Reconnect.MaxAttempts = -1;
+        socket.Reconnect.MaxAttempts = maxAttempts;
 
-        Assert.Equal(["Gateway:Sockets:a:Reconnect:MaxAttempts: must be 0 or more (or unset for no limit), was -1"], ErrorsFor(socket));
+        Assert.Equal([$"Gateway:Sockets:a:Reconnect:MaxAttempts: must be 1 or more (or unset for no limit), was {maxAttempts}"], ErrorsFor(socket));
     }
 
     [Fact]
