@@ -11,6 +11,8 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     private DateTimeOffset _since;
     private int _attempt;
     private string? _stateDetail;
+    private DateTimeOffset? _lastConnectedAt;
+    private long _reconnects;
     private int? _lastCloseStatus;
     private string? _lastCloseDescription;
     private string? _lastError;
@@ -72,12 +74,18 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
         }
     }
 
-    public void RecordConnected()
+    /// <summary>A connection became Ready: the last error is cleared, and a reconnect counted.</summary>
+    public void RecordConnected(DateTimeOffset now, bool isReconnect)
     {
         lock (_lock)
         {
             _lastError = null;
             _lastHttpStatus = null;
+            _lastConnectedAt = now;
+            if (isReconnect)
+            {
+                _reconnects++;
+            }
         }
     }
 
@@ -124,7 +132,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
         lock (_lock)
         {
             return new SocketStatusSnapshot(
-                Name, _state, _stateDetail, _since, Protocol, Required, Url, _attempt,
+                Name, _state, _stateDetail, _since, Protocol, Required, Url, _attempt, _reconnects, _lastConnectedAt,
                 _lastCloseStatus, _lastCloseDescription, _lastError, _lastHttpStatus,
                 FramesReceived, FramesHandled, FramesSent, QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups);
         }
@@ -141,6 +149,8 @@ internal sealed record SocketStatusSnapshot(
     bool Required,
     string Url,
     int ReconnectAttempt,
+    long Reconnects,
+    DateTimeOffset? LastConnectedAt,
     int? LastCloseStatus,
     string? LastCloseDescription,
     string? LastError,

@@ -300,7 +300,7 @@ internal sealed partial class SocketConnection
                 readyAt = _time.GetTimestamp();
 
                 // The last error stays in health until a connection gets through its handshake.
-                Status.RecordConnected();
+                Status.RecordConnected(_time.GetUtcNow(), isReconnect);
                 Outbound.Attach(socket, live.Session, scope.Token);
                 SetState(SocketState.Ready, 0);
 

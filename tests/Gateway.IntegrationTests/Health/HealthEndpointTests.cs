@@ -8,6 +8,28 @@ namespace Gateway.IntegrationTests.Health;
 public sealed class HealthEndpointTests
 {
     [Fact]
+    public async Task Ready_ServerDropsConnectionsRepeatedly_ReconnectsCountedApartFromTheBackoffAttempt()
+    {
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            if (s.Number <= 3)
+            {
+                await s.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, "restart");
+            }
+        });
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url()));
+        await Eventually.TrueAsync(() => server.ConnectionCount == 4 && gateway.Status("a").State == Gateway.Host.Health.SocketState.Ready, "the fourth connection is ready");
+
+        using var body = await GetJsonAsync(gateway, "/health/ready");
+        var socket = body.RootElement.GetProperty("sockets").EnumerateArray().Single();
+        Assert.Equal(3, socket.GetProperty("reconnects").GetInt64());
+        Assert.Equal(0, socket.GetProperty("reconnectAttempt").GetInt32()); // Ready: no backoff under way
+        var lastConnected = socket.GetProperty("lastConnectedAt").GetDateTimeOffset();
+        Assert.InRange(lastConnected, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddSeconds(1));
+        Assert.True(lastConnected >= socket.GetProperty("since").GetDateTimeOffset().AddMilliseconds(-50));
+    }
+
+    [Fact]
     public async Task Ready_FollowsRequiredUpstream_503NamingSocketWhileDown()
     {
         await using var server = await UpstreamServer.StartIdleAsync();
