@@ -15,13 +15,19 @@ namespace Gateway.Host.Configuration;
 /// </remarks>
 internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedService keyedServices)
 {
+    /// <summary>The limit of timeouts (connect, handshake, reply, keep-alive, heart-beat, shutdown).</summary>
+    public static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(1);
+
+    /// <summary>The limit of intervals and ages (delays, keep-alive and heart-beat intervals, NoMessageTimeout, MaxAge, ResetAfter).</summary>
+    public static readonly TimeSpan MaxInterval = TimeSpan.FromDays(1);
+
+    /// <summary>The limit of <c>MaxMessageSize</c>: 256 MiB.</summary>
+    public const int MaxMessageSizeLimit = 256 * 1024 * 1024;
+
     public List<string> GetErrors(GatewayOptions options)
     {
         var errors = new List<string>(options.BindErrors);
-        if (options.ShutdownTimeout <= TimeSpan.Zero)
-        {
-            errors.Add($"Gateway:ShutdownTimeout: must be positive, was {options.ShutdownTimeout}");
-        }
+        Positive(options.ShutdownTimeout, "Gateway:ShutdownTimeout", errors, MaxTimeout);
 
         foreach (var (name, socket) in options.Sockets)
         {
@@ -43,8 +49,8 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             return;
         }
 
-        Positive(interval, $"{path}:Interval", errors);
-        Positive(heartbeat.Timeout, $"{path}:Timeout", errors);
+        Positive(interval, $"{path}:Interval", errors, MaxInterval);
+        Positive(heartbeat.Timeout, $"{path}:Timeout", errors, MaxTimeout);
         if (heartbeat.Text is not null && heartbeat.Binary is not null)
         {
             errors.Add($"{path}: set Text or Binary, not both");
@@ -97,25 +103,26 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             errors.Add($"{path}:Url: '{shown}' is not a ws:// or wss:// URL");
         }
 
-        Positive(socket.ConnectTimeout, $"{path}:ConnectTimeout", errors);
-        NotNegative(socket.KeepAliveInterval, $"{path}:KeepAliveInterval", errors);
-        NotNegative(socket.KeepAliveTimeout, $"{path}:KeepAliveTimeout", errors);
+        Positive(socket.ConnectTimeout, $"{path}:ConnectTimeout", errors, MaxTimeout);
+        NotNegative(socket.KeepAliveInterval, $"{path}:KeepAliveInterval", errors, MaxInterval);
+        NotNegative(socket.KeepAliveTimeout, $"{path}:KeepAliveTimeout", errors, MaxTimeout);
         if (socket.NoMessageTimeout is { } noMessage)
         {
-            Positive(noMessage, $"{path}:NoMessageTimeout", errors);
+            Positive(noMessage, $"{path}:NoMessageTimeout", errors, MaxInterval);
         }
 
-        Positive(socket.HandshakeTimeout, $"{path}:HandshakeTimeout", errors);
-        Positive(socket.ReplyTimeout, $"{path}:ReplyTimeout", errors);
+        Positive(socket.HandshakeTimeout, $"{path}:HandshakeTimeout", errors, MaxTimeout);
+        Positive(socket.ReplyTimeout, $"{path}:ReplyTimeout", errors, MaxTimeout);
         ValidateHeartbeat($"{path}:Heartbeat", socket.Heartbeat, errors);
 
-        if (socket.MaxMessageSize < 1)
+        if (socket.MaxMessageSize is < 1 or > MaxMessageSizeLimit)
         {
-            errors.Add($"{path}:MaxMessageSize: must be at least 1 byte, was {socket.MaxMessageSize}");
+            errors.Add($"{path}:MaxMessageSize: must be between 1 and {MaxMessageSizeLimit} bytes, was {socket.MaxMessageSize}");
         }
 
         var reconnect = socket.Reconnect;
-        Positive(reconnect.MinDelay, $"{path}:Reconnect:MinDelay", errors);
+        Positive(reconnect.MinDelay, $"{path}:Reconnect:MinDelay", errors, MaxInterval);
+        AtMost(reconnect.MaxDelay, $"{path}:Reconnect:MaxDelay", errors, MaxInterval);
         if (reconnect.MaxDelay < reconnect.MinDelay)
         {
             errors.Add($"{path}:Reconnect:MaxDelay: must be at least MinDelay ({reconnect.MinDelay}), was {reconnect.MaxDelay}");
@@ -136,7 +143,7 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             errors.Add($"{path}:Reconnect:MaxAttempts: must be 1 or more (or unset for no limit), was {reconnect.MaxAttempts}");
         }
 
-        NotNegative(reconnect.ResetAfter, $"{path}:Reconnect:ResetAfter", errors);
+        NotNegative(reconnect.ResetAfter, $"{path}:Reconnect:ResetAfter", errors, MaxInterval);
 
         if (socket.Queue.Capacity is < 1 or > 1_000_000)
         {
@@ -148,7 +155,7 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             errors.Add($"{path}:Outbound:Capacity: must be between 1 and 1000000, was {socket.Outbound.Capacity}");
         }
 
-        Positive(socket.Outbound.MaxAge, $"{path}:Outbound:MaxAge", errors);
+        Positive(socket.Outbound.MaxAge, $"{path}:Outbound:MaxAge", errors, MaxInterval);
         if (!keyedServices.IsKeyedService(typeof(IOutboundEncoder), socket.Outbound.Encoder))
         {
             errors.Add($"{path}:Outbound:Encoder: '{socket.Outbound.Encoder}' is not a registered outbound encoder");
@@ -218,19 +225,33 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
     private static bool IsBase64(string value)
         => Convert.TryFromBase64String(value, new byte[value.Length], out _);
 
-    private static void Positive(TimeSpan value, string key, List<string> errors)
+    private static void Positive(TimeSpan value, string key, List<string> errors, TimeSpan max)
     {
         if (value <= TimeSpan.Zero)
         {
             errors.Add($"{key}: must be positive, was {value}");
         }
+
+        AtMost(value, key, errors, max);
     }
 
-    private static void NotNegative(TimeSpan value, string key, List<string> errors)
+    private static void NotNegative(TimeSpan value, string key, List<string> errors, TimeSpan max)
     {
         if (value < TimeSpan.Zero)
         {
             errors.Add($"{key}: must not be negative, was {value}");
+        }
+
+        AtMost(value, key, errors, max);
+    }
+
+    // Timers, delays and cancellations take at most ~49.7 days; the limits keep every key far below
+    // that (and the backoff's MaxDelay x (1 + Jitter) far from TimeSpan.MaxValue).
+    private static void AtMost(TimeSpan value, string key, List<string> errors, TimeSpan max)
+    {
+        if (value > max)
+        {
+            errors.Add($"{key}: must be at most {max}, was {value}");
         }
     }
 

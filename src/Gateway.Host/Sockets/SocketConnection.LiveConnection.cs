@@ -25,7 +25,9 @@ internal sealed partial class SocketConnection
             var why = timeout.IsCancellationRequested
                 ? $"handshake not completed within {Options.HandshakeTimeout.TotalSeconds:0.###} s (HandshakeTimeout)"
                 : $"handshake failed: {ex.Message}";
-            GatewayTelemetry.Failed(span, ex, timeout.IsCancellationRequested ? "handshake_timeout" : "handshake", null);
+            var errorType = timeout.IsCancellationRequested ? "handshake_timeout" : "handshake";
+            _metrics.ConnectionFailed(Name, Status.Protocol, errorType);
+            GatewayTelemetry.Failed(span, ex, errorType, null);
             Status.RecordError(why, null);
             live.Fail(WebSocketCloseStatus.PolicyViolation, why);
             return false;

@@ -47,6 +47,9 @@ internal sealed partial class SocketConnection
         [LoggerMessage(116, LogLevel.Warning, "Socket {SocketName}: the protocol's goodbye failed ({Error}); closing anyway.")]
         public static partial void GoodbyeFailed(ILogger logger, string socketName, string error);
 
+        [LoggerMessage(117, LogLevel.Error, "Socket {SocketName}: its worker failed unexpectedly; it backs off and connects again.")]
+        public static partial void WorkerFailed(ILogger logger, string socketName, Exception exception);
+
         [LoggerMessage(110, LogLevel.Warning, "Socket {SocketName}: TLS certificate validation is OFF for {Url} (DangerousAcceptAnyServerCertificate).")]
         public static partial void CertificateValidationDisabled(ILogger logger, string socketName, Uri url);
     }

@@ -205,54 +205,68 @@ internal sealed partial class SocketConnection
         var hasConnected = false;
         while (!_stopping.IsCancellationRequested)
         {
-            SetState(SocketState.Connecting, attempt);
-            _metrics.ConnectionAttempt(Name, Status.Protocol);
-            using var span = GatewayTelemetry.StartConnectAttempt(Name, Status.Protocol, _displayUrl, attempt);
-            ClientWebSocket socket;
             try
             {
-                socket = await _connector.ConnectAsync(Name, Options, _connectUrl, _protocol.SubProtocols(Options), attempt, _stopping.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
-            {
-                GatewayTelemetry.Stopped(span);
-                break;
-            }
-            catch (Exception ex)
-            {
-                var failure = ex as ConnectException;
-                var errorType = failure?.ErrorType ?? ex.GetType().Name;
-                Status.RecordError(ex.Message, failure?.HttpStatus);
-                _metrics.ConnectionFailed(Name, Status.Protocol, errorType);
-                GatewayTelemetry.Failed(span, ex, errorType, failure?.HttpStatus);
-                Log.ConnectFailed(_logger, Name, _displayUrl, failure?.HttpStatus, ex.Message);
-                if (!await WaitBeforeRetryAsync(++attempt).ConfigureAwait(false))
+                SetState(SocketState.Connecting, attempt);
+                _metrics.ConnectionAttempt(Name, Status.Protocol);
+                using var span = GatewayTelemetry.StartConnectAttempt(Name, Status.Protocol, _displayUrl, attempt);
+                ClientWebSocket socket;
+                try
+                {
+                    socket = await _connector.ConnectAsync(Name, Options, _connectUrl, _protocol.SubProtocols(Options), attempt, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+                {
+                    GatewayTelemetry.Stopped(span);
+                    break;
+                }
+                catch (Exception ex)
+                {
+                    var failure = ex as ConnectException;
+                    var errorType = failure?.ErrorType ?? ex.GetType().Name;
+                    Status.RecordError(ex.Message, failure?.HttpStatus);
+                    _metrics.ConnectionFailed(Name, Status.Protocol, errorType);
+                    GatewayTelemetry.Failed(span, ex, errorType, failure?.HttpStatus);
+                    Log.ConnectFailed(_logger, Name, _displayUrl, failure?.HttpStatus, ex.Message);
+                    if (!await WaitBeforeRetryAsync(++attempt).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                var readyAt = await RunConnectionAsync(socket, hasConnected, span).ConfigureAwait(false);
+
+                // The span ended inside RunConnectionAsync, whose flow does not reach back here.
+                Activity.Current = null;
+                hasConnected |= readyAt is not null;
+                if (_stopping.IsCancellationRequested)
                 {
                     break;
                 }
 
-                continue;
+                // Reconnect:ResetAfter counts from Ready: a connection that never got through its handshake is a failed attempt.
+                if (readyAt is { } ready && _time.GetElapsedTime(ready) >= Options.Reconnect.ResetAfter)
+                {
+                    attempt = 0;
+                }
+
+                if (!await WaitBeforeRetryAsync(++attempt).ConfigureAwait(false))
+                {
+                    break;
+                }
             }
-
-            var readyAt = await RunConnectionAsync(socket, hasConnected, span).ConfigureAwait(false);
-
-            // The span ended inside RunConnectionAsync, whose flow does not reach back here.
-            Activity.Current = null;
-            hasConnected |= readyAt is not null;
-            if (_stopping.IsCancellationRequested)
+            catch (Exception ex) when (!_stopping.IsCancellationRequested)
             {
-                break;
-            }
-
-            // Reconnect:ResetAfter counts from Ready: a connection that never got through its handshake is a failed attempt.
-            if (readyAt is { } ready && _time.GetElapsedTime(ready) >= Options.Reconnect.ResetAfter)
-            {
-                attempt = 0;
-            }
-
-            if (!await WaitBeforeRetryAsync(++attempt).ConfigureAwait(false))
-            {
-                break;
+                // A bug, not a network failure: the socket must not die silently in "Connecting".
+                Status.RecordError(ex.Message, null);
+                _metrics.ConnectionFailed(Name, Status.Protocol, "worker");
+                Log.WorkerFailed(_logger, Name, ex);
+                if (!await WaitBeforeRetryAsync(++attempt).ConfigureAwait(false))
+                {
+                    break;
+                }
             }
         }
 
@@ -275,7 +289,19 @@ internal sealed partial class SocketConnection
         SetState(SocketState.Handshaking, 0);
 
         using var scope = new CancellationTokenSource();
-        var live = new LiveConnection(this, socket, scope.Token);
+        LiveConnection live;
+        try
+        {
+            live = new LiveConnection(this, socket, scope.Token);
+        }
+        catch
+        {
+            _metrics.ConnectionClosed(Name, Status.Protocol);
+            socket.Abort();
+            socket.Dispose();
+            throw;
+        }
+
         long? readyAt = null;
         DisconnectReason reason;
         try

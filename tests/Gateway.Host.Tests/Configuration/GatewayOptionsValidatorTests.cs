@@ -310,7 +310,57 @@ public sealed class GatewayOptionsValidatorTests
         var socket = ValidSocket();
         socket.MaxMessageSize = 0;
 
-        Assert.Equal(["Gateway:Sockets:a:MaxMessageSize: must be at least 1 byte, was 0"], ErrorsFor(socket));
+        Assert.Equal(["Gateway:Sockets:a:MaxMessageSize: must be between 1 and 268435456 bytes, was 0"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_SixtyDayDurations_EachKeyRejectedWithItsLimit()
+    {
+        const string sixtyDays = "60.00:00:00";
+        string[] timeouts = ["ConnectTimeout", "KeepAliveTimeout", "HandshakeTimeout", "ReplyTimeout", "Heartbeat:Timeout"];
+        string[] intervals = ["KeepAliveInterval", "NoMessageTimeout", "Heartbeat:Interval", "Reconnect:MinDelay", "Reconnect:MaxDelay", "Reconnect:ResetAfter", "Outbound:MaxAge"];
+        var values = new Dictionary<string, string?>
+        {
+            ["Gateway:ShutdownTimeout"] = sixtyDays,
+            ["Gateway:Sockets:a:Url"] = "ws://h/",
+            ["Gateway:Sockets:a:Handlers:0"] = "log",
+            ["Gateway:Sockets:a:MaxMessageSize"] = "2147483647",
+        };
+        foreach (var key in timeouts.Concat(intervals))
+        {
+            values[$"Gateway:Sockets:a:{key}"] = sixtyDays;
+        }
+
+        var options = new GatewayOptions();
+        new GatewayOptionsSetup(new ConfigurationBuilder().AddInMemoryCollection(values).Build()).Configure(options);
+        var errors = _validator.GetErrors(options);
+
+        Assert.Contains("Gateway:ShutdownTimeout: must be at most 01:00:00, was 60.00:00:00", errors);
+        Assert.All(timeouts, key => Assert.Contains($"Gateway:Sockets:a:{key}: must be at most 01:00:00, was 60.00:00:00", errors));
+        Assert.All(intervals, key => Assert.Contains($"Gateway:Sockets:a:{key}: must be at most 1.00:00:00, was 60.00:00:00", errors));
+        Assert.Contains("Gateway:Sockets:a:MaxMessageSize: must be between 1 and 268435456 bytes, was 2147483647", errors);
+        Assert.Equal(2 + timeouts.Length + intervals.Length, errors.Count);
+    }
+
+    [Fact]
+    public void GetErrors_EveryDurationAtItsLimit_IsValid()
+    {
+        var socket = ValidSocket();
+        socket.ConnectTimeout = socket.KeepAliveTimeout = socket.HandshakeTimeout = socket.ReplyTimeout = GatewayOptionsValidator.MaxTimeout;
+        socket.KeepAliveInterval = GatewayOptionsValidator.MaxInterval;
+        socket.NoMessageTimeout = GatewayOptionsValidator.MaxInterval;
+        socket.Reconnect.MinDelay = socket.Reconnect.MaxDelay = socket.Reconnect.ResetAfter = GatewayOptionsValidator.MaxInterval;
+        socket.Reconnect.Jitter = 1;
+        socket.Outbound.MaxAge = GatewayOptionsValidator.MaxInterval;
+        socket.Heartbeat.Interval = GatewayOptionsValidator.MaxInterval;
+        socket.Heartbeat.Timeout = GatewayOptionsValidator.MaxTimeout;
+        socket.MaxMessageSize = GatewayOptionsValidator.MaxMessageSizeLimit;
+
+        Assert.Empty(ErrorsFor(socket));
+
+        // The largest backoff such a socket can ask for is a valid Task.Delay (at most ~49.7 days).
+        var delay = Gateway.Host.Sockets.ReconnectBackoff.GetDelay(socket.Reconnect, int.MaxValue, 0.999);
+        Assert.InRange(delay, TimeSpan.Zero, TimeSpan.FromMilliseconds(uint.MaxValue - 1));
     }
 
     [Fact]

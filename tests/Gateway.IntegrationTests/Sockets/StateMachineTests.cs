@@ -62,6 +62,37 @@ public sealed class StateMachineTests
         await Eventually.TrueAsync(() => gateway.Status("a") is { State: SocketState.Waiting, ReconnectAttempt: 1 }, "backing off as attempt 1");
     }
 
+    [Fact]
+    public async Task Worker_UnexpectedExceptionInAnAttempt_LoggedCountedAndRetriedAfterBackoff()
+    {
+        await using var server = await UpstreamServer.StartAsync(s => s.SendTextAsync("after the failure"));
+        var protocol = new FailingOnceProtocol(new Gateway.Host.Protocols.Raw.RawProtocol(TimeProvider.System));
+        await using var gateway = await GatewayTestHost.StartAsync(
+            new TestConfig().Socket("a", server.Url()),
+            services => services.AddKeyedSingleton<IProtocol>(SocketProtocol.Raw, protocol));
+
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 1, "the next attempt delivered");
+
+        var failed = Assert.Single(gateway.Logs.WithEventId(117));
+        Assert.IsType<InvalidOperationException>(failed.Exception);
+        Assert.Equal(2, server.ConnectionCount);
+        Assert.Equal(SocketState.Ready, gateway.Status("a").State);
+        Assert.Equal("after the failure", gateway.Recorder.Frames.Single().Text);
+    }
+
+    /// <summary>Throws when the first session is created (a bug in a protocol), then behaves.</summary>
+    private sealed class FailingOnceProtocol(IProtocol inner) : IProtocol
+    {
+        private int _calls;
+
+        public IReadOnlyList<string> SubProtocols(SocketOptions options) => inner.SubProtocols(options);
+
+        public IProtocolSession CreateSession(IProtocolConnection connection, SocketOptions options)
+            => Interlocked.Increment(ref _calls) == 1
+                ? throw new InvalidOperationException("a bug in the protocol")
+                : inner.CreateSession(connection, options);
+    }
+
     /// <summary>A session that never becomes Ready by itself, only when told.</summary>
     private sealed class NeverReadyProtocol : IProtocol
     {
