@@ -1,13 +1,24 @@
 using Gateway.Host.Configuration;
 
-var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+WebApplicationBuilder builder;
+try
 {
-    Args = args,
+    builder = WebApplication.CreateBuilder(new WebApplicationOptions
+    {
+        Args = args,
 
-    // Run from the repository root (dotnet run), the root appsettings.json is used and watched;
-    // from anywhere else, the copy next to the binaries.
-    ContentRootPath = File.Exists("appsettings.json") ? Directory.GetCurrentDirectory() : AppContext.BaseDirectory,
-});
+        // Run from the repository root (dotnet run), the root appsettings.json is used and watched;
+        // from anywhere else, the copy next to the binaries.
+        ContentRootPath = File.Exists("appsettings.json") ? Directory.GetCurrentDirectory() : AppContext.BaseDirectory,
+    });
+}
+catch (InvalidDataException ex)
+{
+    // A malformed or ambiguous file (a missing brace, two keys that differ only in case): one clear line, no stack trace.
+    await Console.Error.WriteLineAsync(GatewayConfigurationException.DescribeFileError(ex));
+    return 1;
+}
+
 builder.Services.AddGatewaySerilog(builder.Configuration, builder.Environment);
 builder.Services.AddGateway(builder.Configuration);
 

@@ -30,9 +30,16 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static GatewayProcess Start(Dictionary<string, string> environment)
+    /// <param name="environment">Variables; <c>{dir}</c> in a value is the process's working directory.</param>
+    /// <param name="files">Files to write into the working directory first (e.g. an <c>appsettings.json</c>, which the gateway then uses).</param>
+    public static GatewayProcess Start(Dictionary<string, string> environment, Dictionary<string, string>? files = null)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("gateway-process-");
+        foreach (var (name, content) in files ?? [])
+        {
+            System.IO.File.WriteAllText(Path.Combine(directory.FullName, name), content);
+        }
+
         var port = FreePort();
         var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Gateway.Host.dll")])
         {

@@ -118,6 +118,28 @@ public sealed class ProcessTests
         Assert.Contains("Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL", output, StringComparison.Ordinal);
         Assert.Contains("Gateway:Sockets:vault:Url: 'http://vault.invalid/feed?redacted' is not a ws:// or wss:// URL", output, StringComparison.Ordinal);
         Assert.DoesNotContain("SECRET", output, StringComparison.Ordinal);
+
+        // The per-key list, and no stack trace: not in the plain lines, not in the JSON log lines.
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Hosting failed to start", output, StringComparison.Ordinal);
+        Assert.DoesNotContain(gateway.Output, l => l.Contains("\"@x\"", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("{ \"Gateway\": { \"Sockets\": { ", "open JSON object", "LineNumber: ")]
+    [InlineData("{ \"Gateway\": { \"Sockets\": { \"feed\": { \"Url\": \"ws://a/\" }, \"FEED\": { \"Url\": \"ws://b/\" } } } }", "A duplicate key 'Gateway:Sockets:FEED:Url' was found", "differ only in case")]
+    public async Task Process_MalformedAppsettingsFile_ExitsOneWithOneClearLineNamingTheFile(string content, string problem, string detail)
+    {
+        await using var gateway = GatewayProcess.Start([], new() { ["appsettings.json"] = content });
+
+        await gateway.WaitForExitAsync(s_startTimeout);
+
+        Assert.Equal(1, gateway.ExitCode);
+        var line = Assert.Single(gateway.Output);
+        Assert.StartsWith("Invalid configuration file: Failed to load configuration from file '", line, StringComparison.Ordinal);
+        Assert.Contains("appsettings.json'", line, StringComparison.Ordinal);
+        Assert.Contains(problem, line, StringComparison.Ordinal);
+        Assert.Contains(detail, line, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Gateway.Host.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Serilog;
@@ -36,7 +37,11 @@ internal static class GatewayLoggingServiceCollectionExtensions
                     .MinimumLevel.Override("Microsoft.Extensions.Diagnostics.HealthChecks", LogEventLevel.Fatal)
                     .ReadFrom.Configuration(configuration)
                     .ReadFrom.Services(provider)
-                    .Enrich.FromLogContext();
+                    .Enrich.FromLogContext()
+
+                    // Invalid configuration is logged key by key (event 400) and printed once by Program;
+                    // the host's "Hosting failed to start" with its stack trace would only bury that.
+                    .Filter.ByExcluding(static e => e.Exception is GatewayConfigurationException);
                 if (environment.IsDevelopment())
                 {
                     serilog.WriteTo.Console(outputTemplate: TextTemplate, formatProvider: CultureInfo.InvariantCulture);
