@@ -6,8 +6,8 @@ internal sealed partial class OutboundPipeline
 {
     private static partial class Log
     {
-        [LoggerMessage(108, LogLevel.Warning, "Socket {SocketName}: a send failed; the connection will be re-established.")]
-        public static partial void SendFailed(ILogger logger, string socketName, Exception exception);
+        [LoggerMessage(108, LogLevel.Warning, "Socket {SocketName}: a send failed ({Error}); the connection will be re-established.")]
+        public static partial void SendFailed(ILogger logger, string socketName, string error);
 
         [LoggerMessage(109, LogLevel.Debug, "Socket {SocketName}: close handshake incomplete ({Error}); connection aborted.")]
         public static partial void CloseFailed(ILogger logger, string socketName, string error);

@@ -339,7 +339,7 @@ internal sealed partial class OutboundPipeline
                 item.Release();
                 if (!context.Token.IsCancellationRequested)
                 {
-                    Log.SendFailed(_logger, _name, ex);
+                    Log.SendFailed(_logger, _name, ex.Message); // an expected network failure: no stack trace
                     context.Socket.Abort(); // the receive loop notices and reconnects
                 }
 

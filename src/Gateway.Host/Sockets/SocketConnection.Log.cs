@@ -50,6 +50,9 @@ internal sealed partial class SocketConnection
         [LoggerMessage(117, LogLevel.Error, "Socket {SocketName}: its worker failed unexpectedly; it backs off and connects again.")]
         public static partial void WorkerFailed(ILogger logger, string socketName, Exception exception);
 
+        [LoggerMessage(118, LogLevel.Warning, "Socket {SocketName}: {Count} more connection lines (state changes, failed connects, closes, delays) in the last {Interval} were not logged; the socket keeps reconnecting.")]
+        public static partial void CycleLinesSuppressed(ILogger logger, string socketName, long count, TimeSpan interval);
+
         [LoggerMessage(110, LogLevel.Warning, "Socket {SocketName}: TLS certificate validation is OFF for {Url} (DangerousAcceptAnyServerCertificate).")]
         public static partial void CertificateValidationDisabled(ILogger logger, string socketName, Uri url);
     }

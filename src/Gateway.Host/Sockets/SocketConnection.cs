@@ -47,6 +47,9 @@ internal sealed partial class SocketConnection
     private long _connectionNumber;
     private int _reconnectNow;
 
+    // 20 lines per 10 s: five full cycles of Connecting, failed, Waiting, delay.
+    private readonly LogThrottle _cycleLog = new(burst: 20);
+
     public SocketConnection(string name, SocketOptions options, IProtocol protocol, HandlerPipeline pipeline, IOutboundEncoder encoder, WebSocketConnector connector, GatewayMetrics metrics, TimeProvider time, ILoggerFactory loggerFactory, Task startGate)
     {
         _startGate = startGate;
@@ -227,7 +230,10 @@ internal sealed partial class SocketConnection
                     Status.RecordError(ex.Message, failure?.HttpStatus);
                     _metrics.ConnectionFailed(Name, Status.Protocol, errorType);
                     GatewayTelemetry.Failed(span, ex, errorType, failure?.HttpStatus);
-                    Log.ConnectFailed(_logger, Name, _displayUrl, failure?.HttpStatus, ex.Message);
+                    if (ShouldLogCycle())
+                    {
+                        Log.ConnectFailed(_logger, Name, _displayUrl, failure?.HttpStatus, ex.Message);
+                    }
                     if (!await WaitBeforeRetryAsync(++attempt).ConfigureAwait(false))
                     {
                         break;
@@ -363,7 +369,10 @@ internal sealed partial class SocketConnection
             Status.RecordError(error.Message, null);
         }
 
-        Log.Disconnected(_logger, Name, connection.Number, (int?)reason.CloseStatus, reason.CloseDescription, reason.ClosedByGateway, reason.Error?.Message);
+        if (ShouldLogCycle())
+        {
+            Log.Disconnected(_logger, Name, connection.Number, (int?)reason.CloseStatus, reason.CloseDescription, reason.ClosedByGateway, reason.Error?.Message);
+        }
         Dispatcher.Disconnected(connection, reason);
         socket.Dispose();
         return readyAt;
@@ -383,7 +392,10 @@ internal sealed partial class SocketConnection
             ? TimeSpan.Zero
             : ReconnectBackoff.GetDelay(Options.Reconnect, attempt, Random.Shared.NextDouble());
         SetState(SocketState.Waiting, attempt);
-        Log.Waiting(_logger, Name, attempt, delay);
+        if (ShouldLogCycle())
+        {
+            Log.Waiting(_logger, Name, attempt, delay);
+        }
         try
         {
             await Task.Delay(delay, _time, _stopping.Token).ConfigureAwait(false);
@@ -397,9 +409,30 @@ internal sealed partial class SocketConnection
 
     private void SetState(SocketState state, int attempt, string? detail = null)
     {
-        if (Status.TrySetState(state, _time.GetUtcNow(), attempt, detail))
+        // The states a reconnect storm cycles through share the storm's log budget; the others always log.
+        var cycling = state is SocketState.Connecting or SocketState.Handshaking or SocketState.Waiting;
+        if (Status.TrySetState(state, _time.GetUtcNow(), attempt, detail) && (!cycling || ShouldLogCycle()))
         {
             Log.StateChanged(_logger, Name, state, attempt, detail is null ? string.Empty : " " + detail);
         }
+    }
+
+    /// <summary>
+    /// Connection-cycle lines (state changes, connect failed, closed, waiting) share one budget per
+    /// socket: a socket reconnecting every 50 ms would otherwise log thousands of lines a minute.
+    /// </summary>
+    private bool ShouldLogCycle()
+    {
+        if (_cycleLog.ShouldLog(_time, out var suppressed))
+        {
+            if (suppressed > 0)
+            {
+                Log.CycleLinesSuppressed(_logger, Name, suppressed, LogThrottle.Interval);
+            }
+
+            return true;
+        }
+
+        return false;
     }
 }

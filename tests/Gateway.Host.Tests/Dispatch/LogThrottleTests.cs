@@ -115,4 +115,21 @@ public sealed class LogThrottleTests
         Assert.True(other.ShouldLog(_time, out _));
         Assert.False(_throttle.ShouldLog(_time, out _));
     }
+
+    [Fact]
+    public void ShouldLog_Burst_FirstNLoggedThenSuppressedUntilTheWindowEndsThenCountReported()
+    {
+        var throttle = new LogThrottle(burst: 3);
+
+        var logged = Enumerable.Range(0, 10).Select(i => throttle.ShouldLog(_time, out _)).ToList();
+        _time.Advance(LogThrottle.Interval - TimeSpan.FromMilliseconds(1));
+        var stillHeld = throttle.ShouldLog(_time, out _);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+        var next = throttle.ShouldLog(_time, out var suppressed);
+
+        Assert.Equal([true, true, true, false, false, false, false, false, false, false], logged);
+        Assert.False(stillHeld);
+        Assert.True(next);
+        Assert.Equal(8L, suppressed);
+    }
 }

@@ -135,6 +135,22 @@ public sealed class ReconnectTests
     }
 
     [Fact]
+    public async Task ReconnectStorm_RefusedEvery10Ms_AttemptsGoOnWhileConnectionLogLinesStayBounded()
+    {
+        await using var server = await UpstreamServer.StartIdleAsync();
+        server.RejectHandshake = _ => 503;
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", server.Url(),
+            ("Reconnect:MinDelay", "00:00:00.010"), ("Reconnect:MaxDelay", "00:00:00.010")));
+
+        await Eventually.TrueAsync(() => server.HandshakeHeaders.Count >= 60, "sixty refused attempts");
+
+        // Within the first 10 s window: 20 connection lines at most (five cycles), however many attempts.
+        var cycleLines = gateway.Logs.GetSnapshot().Count(r => r.Id.Id is 100 or 102 or 103 or 104);
+        Assert.InRange(cycleLines, 4, 20);
+        Assert.Equal(503, gateway.Status("a").LastHttpStatus); // health still says why, every time
+    }
+
+    [Fact]
     public async Task MaxAttempts_Exhausted_SocketStopsAndSaysSo()
     {
         await using var server = await UpstreamServer.StartIdleAsync();
