@@ -156,6 +156,7 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
         }
 
         Positive(socket.Outbound.MaxAge, $"{path}:Outbound:MaxAge", errors, MaxInterval);
+        Positive(socket.Outbound.SendTimeout, $"{path}:Outbound:SendTimeout", errors, MaxTimeout);
         if (!keyedServices.IsKeyedService(typeof(IOutboundEncoder), socket.Outbound.Encoder))
         {
             errors.Add($"{path}:Outbound:Encoder: '{socket.Outbound.Encoder}' is not a registered outbound encoder");

@@ -140,6 +140,10 @@ internal sealed class OutboundOptions
     /// <summary>A queued message older than this when its turn comes is dropped and reported, not sent.</summary>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>The longest a send waits for its write (or confirmation) before answering <c>Queued</c>: still queued, written in order later.</summary>
+    /// <value>The default value is 5 seconds.</value>
+    public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The registered <see cref="IOutboundEncoder"/> for values sent with <see cref="OutboundMessage.Encoded"/>.</summary>
     public string Encoder { get; set; } = Sockets.JsonOutboundEncoder.Name;
 }

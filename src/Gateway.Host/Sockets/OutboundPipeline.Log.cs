@@ -15,6 +15,9 @@ internal sealed partial class OutboundPipeline
         [LoggerMessage(111, LogLevel.Warning, "Socket {SocketName}: a queued message waited longer than Outbound:MaxAge ({MaxAge}) and was dropped, not sent.")]
         public static partial void OutboundExpired(ILogger logger, string socketName, TimeSpan maxAge);
 
+        [LoggerMessage(119, LogLevel.Warning, "Socket {SocketName} disconnected with {Count} outbound messages not written ({ReportedQueued} of them reported as queued to their senders); Outbound:WhileDisconnected is Reject, so they are dropped.")]
+        public static partial void OutboundDroppedAtDisconnect(ILogger logger, string socketName, int count, int reportedQueued);
+
         [LoggerMessage(112, LogLevel.Warning, "Socket {SocketName} stopped with {Count} outbound messages not written ({ReportedQueued} of them reported as queued to their senders); they are dropped.")]
         public static partial void OutboundDroppedAtStop(ILogger logger, string socketName, int count, int reportedQueued);
     }

@@ -106,11 +106,24 @@ internal sealed partial class OutboundPipeline
             KickSendLoop(now);
         }
 
+        // A caller never waits longer than SendTimeout for the write: a peer that stopped reading gets
+        // an honest Queued (accepted, written in order later) rather than a caller hanging until the
+        // connection dies. Once written, a reply is bounded by ReplyTimeout (OnTick).
+        var sendTimeout = _options.Outbound.SendTimeout;
         if (waitForConfirmation)
         {
             try
             {
+                return await item.Completion.WaitAsync(sendTimeout, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException) when (item.Written is { IsCompletedSuccessfully: true, Result: SendStatus.Sent })
+            {
                 return await item.Completion.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                item.ReportedQueued = true;
+                return item.Completion.IsCompleted ? item.Completion.Result : new SendOutcome(SendStatus.Queued);
             }
             catch (OperationCanceledException) when (item.TryWithdraw(SendStatus.Stopped))
             {
@@ -121,13 +134,20 @@ internal sealed partial class OutboundPipeline
         if (connected is not null)
         {
             // Ready: report the write, or, if the connection drops first, what became of the message.
-            await Task.WhenAny(item.Written, connected.Lost.Task).WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAny(item.Written, connected.Lost.Task).WaitAsync(sendTimeout, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+
             if (item.Written.IsCompleted)
             {
                 return new SendOutcome(item.Written.Result);
             }
 
-            if (!buffer)
+            if (!buffer && connected.Lost.Task.IsCompleted)
             {
                 return item.TryWithdraw(SendStatus.NotConnected) ? new SendOutcome(SendStatus.NotConnected) : new SendOutcome(await item.Written.ConfigureAwait(false));
             }
@@ -178,10 +198,16 @@ internal sealed partial class OutboundPipeline
             }
         }
 
-        if (_options.Outbound.WhileDisconnected == OutboundPolicy.Reject)
+        if (_options.Outbound.WhileDisconnected == OutboundPolicy.Reject && Volatile.Read(ref _queue) is { } queue)
         {
-            // Under Reject nothing waits for a reconnect; the waiting callers learn NotConnected.
-            Volatile.Read(ref _queue)?.WithdrawAll(SendStatus.NotConnected);
+            // Under Reject nothing waits for a reconnect; the waiting callers learn NotConnected, and
+            // messages a caller was told were Queued (a stalled peer) are counted and logged, not lost silently.
+            var (withdrawn, reportedQueued) = queue.WithdrawAll(SendStatus.NotConnected);
+            if (withdrawn > 0)
+            {
+                _metrics.OutboundDropped(_name, "disconnected", withdrawn);
+                Log.OutboundDroppedAtDisconnect(_logger, _name, withdrawn, reportedQueued);
+            }
         }
     }
 

@@ -43,6 +43,33 @@ public sealed class OutboundTests
     }
 
     [Fact]
+    public async Task Send_PeerStoppedReading_AnswersQueuedWithinSendTimeoutNeverBlocks()
+    {
+        await using var peer = await SilentPeer.StartAsync();
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", peer.Url,
+            ("Outbound:SendTimeout", "00:00:00.500"), ("MaxMessageSize", "1048576"), ("KeepAliveInterval", "00:00:00")));
+        await Eventually.TrueAsync(() => gateway.Status("a").State == Gateway.Host.Health.SocketState.Ready, "connected to the peer");
+        var payload = new byte[1_000_000];
+
+        // The peer reads nothing: once the TCP buffers are full, writes stall. Every send still answers in time.
+        var statuses = new List<SendStatus>();
+        for (var i = 0; i < 64 && !statuses.Contains(SendStatus.Queued); i++)
+        {
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            statuses.Add((await gateway.Sender.SendBinaryAsync("a", payload)).Status);
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(3), $"send {i} took {started.Elapsed}");
+        }
+
+        Assert.Contains(SendStatus.Queued, statuses);
+        Assert.All(statuses.TakeWhile(s => s != SendStatus.Queued), s => Assert.Equal(SendStatus.Sent, s));
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        var confirmed = await gateway.Sender.SendAndWaitAsync("a", OutboundMessage.Binary(payload));
+        Assert.Equal(SendStatus.Queued, confirmed.Status);
+        Assert.True(waited.Elapsed < TimeSpan.FromSeconds(3), $"SendAndWaitAsync took {waited.Elapsed}");
+        Assert.True(gateway.Status("a").OutboundDepth >= 1);
+    }
+
+    [Fact]
     public async Task Send_WhileDisconnectedUnderReject_NotConnectedAndNothingQueued()
     {
         await using var server = await UpstreamServer.StartIdleAsync();
