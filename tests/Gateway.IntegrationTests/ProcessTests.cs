@@ -125,6 +125,20 @@ public sealed class ProcessTests
         Assert.DoesNotContain(gateway.Output, l => l.Contains("\"@x\"", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Process_DemoDisabledFromEnvironmentButAbsentFromTheFile_StartsAndListsItDisabled()
+    {
+        await using var server = await UpstreamServer.StartAsync(s => s.SendTextAsync("tick"));
+        var appsettings = $$"""{ "Gateway": { "Defaults": { "Handlers": [ "log" ] }, "Sockets": { "feed": { "Url": "{{server.Url()}}" } } } }""";
+        await using var gateway = GatewayProcess.Start(new() { ["Gateway__Sockets__demo__Enabled"] = "false" }, new() { ["appsettings.json"] = appsettings });
+
+        await Eventually.TrueAsync(() => gateway.Get("/health/ready") == HttpStatusCode.OK, "ready with the feed up and the demo disabled", s_startTimeout);
+        var sockets = JsonDocument.Parse(await gateway.Http.GetStringAsync("/sockets")).RootElement.EnumerateArray().ToDictionary(e => e.GetProperty("name").GetString()!);
+        Assert.Equal("Disabled", sockets["demo"].GetProperty("state").GetString());
+        Assert.Equal("Ready", sockets["feed"].GetProperty("state").GetString());
+        Assert.Contains(gateway.Output, l => l.Contains("\"EventId\":{\"Id\":407", StringComparison.Ordinal) && l.Contains("demo", StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("{ \"Gateway\": { \"Sockets\": { ", "open JSON object", "LineNumber: ")]
     [InlineData("{ \"Gateway\": { \"Sockets\": { \"feed\": { \"Url\": \"ws://a/\" }, \"FEED\": { \"Url\": \"ws://b/\" } } } }", "A duplicate key 'Gateway:Sockets:FEED:Url' was found", "differ only in case")]

@@ -116,7 +116,7 @@ public sealed class GatewayTestHost : IAsyncDisposable
     internal SocketStatusSnapshot Status(string socket)
         => Tracker.TryGet(socket, out var status) ? status.Snapshot() : throw new InvalidOperationException($"socket {socket} is not running");
 
-    internal bool IsRunning(string socket) => Tracker.TryGet(socket, out _);
+    internal bool IsRunning(string socket) => Supervisor.TryGet(socket, out _);
 
     internal SocketConnection Connection(string socket)
         => Supervisor.TryGet(socket, out var connection) ? connection : throw new InvalidOperationException($"socket {socket} is not running");

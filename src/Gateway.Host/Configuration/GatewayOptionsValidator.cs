@@ -91,6 +91,12 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             errors.Add($"{path}: the socket name '{name}' may hold only letters, digits, '_', '-' and '.'");
         }
 
+        if (!socket.Enabled)
+        {
+            // A disabled socket needs no other key (e.g. disabling the built-in demo from the environment).
+            return;
+        }
+
         if (socket.Url is null)
         {
             errors.Add($"{path}:Url: is required");

@@ -23,4 +23,7 @@ internal enum SocketState
 
     /// <summary>Closing: the socket was removed or changed, or the host is stopping.</summary>
     Stopping,
+
+    /// <summary>Configured with <c>Enabled: false</c>: listed, never connected, not counted for readiness.</summary>
+    Disabled,
 }

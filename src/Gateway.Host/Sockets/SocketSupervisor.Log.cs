@@ -24,6 +24,9 @@ internal sealed partial class SocketSupervisor
         [LoggerMessage(405, LogLevel.Information, "Socket {SocketName} changed; restarting it.")]
         public static partial void SocketChanged(ILogger logger, string socketName);
 
+        [LoggerMessage(407, LogLevel.Information, "Socket {SocketName} is disabled (Enabled: false): listed, not connected, not counted for readiness.")]
+        public static partial void SocketDisabled(ILogger logger, string socketName);
+
         [LoggerMessage(406, LogLevel.Information, "Socket {SocketName} handlers changed to [{Handlers}]; applied without reconnecting.")]
         public static partial void HandlersChanged(ILogger logger, string socketName, string handlers);
 

@@ -36,6 +36,7 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, SocketConnection> _connections = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<string, SocketStatus> _disabled = new(StringComparer.OrdinalIgnoreCase);
     private readonly TaskCompletionSource _hostStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Channel<bool> _reloadSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private volatile GatewayOptions _applied = new();
@@ -205,8 +206,36 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
         }
 
         await Task.WhenAll(work).ConfigureAwait(false);
+        ListDisabled(next);
         _applied = next;
         return diff;
+    }
+
+    /// <summary>Sockets with <c>Enabled: false</c> stay listed (health, <c>/sockets</c>) as Disabled.</summary>
+    private void ListDisabled(GatewayOptions next)
+    {
+        foreach (var (name, socket) in next.Sockets)
+        {
+            if (!socket.Enabled && !_disabled.ContainsKey(name))
+            {
+                var url = socket.Url is { IsAbsoluteUri: true } configured ? UrlRedaction.ForDisplay(configured).ToString() : string.Empty;
+                var status = new SocketStatus(name, socket.Protocol.ToString(), required: false, url) { Groups = socket.Groups };
+                status.TrySetState(SocketState.Disabled, _time.GetUtcNow(), 0);
+                _disabled[name] = status;
+                _tracker.Add(status);
+                Log.SocketDisabled(_logger, name);
+            }
+        }
+
+        foreach (var (name, status) in _disabled)
+        {
+            if (!next.Sockets.TryGetValue(name, out var socket) || socket.Enabled)
+            {
+                // NOTE: Remove is safe within the foreach over a ConcurrentDictionary; the tracker keeps a running socket of that name.
+                _disabled.TryRemove(name, out _);
+                _tracker.Remove(status);
+            }
+        }
     }
 
     private async Task RestartAsync(string name, SocketOptions options, TimeSpan timeout)

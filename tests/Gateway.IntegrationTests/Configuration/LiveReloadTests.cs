@@ -121,10 +121,17 @@ public sealed class LiveReloadTests
         var off = await gateway.ReloadAsync(config.Socket("a", server.Url(), ("Enabled", "false")));
         Assert.Equal(["a"], off!.Removed);
         Assert.False(gateway.IsRunning("a"));
+        Assert.Equal(SocketState.Disabled, gateway.Status("a").State); // still listed, and said so once
+        Assert.Single(gateway.Logs.WithEventId(407));
+        using (var health = await gateway.Http.GetAsync("/health/ready"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.OK, health.StatusCode); // not counted for readiness
+        }
 
         var on = await gateway.ReloadAsync(config.Socket("a", server.Url(), ("Enabled", "true")));
         Assert.Equal(["a"], on!.Added);
         await Eventually.TrueAsync(() => server.ConnectionCount == 2, "connected again");
+        await Eventually.TrueAsync(() => gateway.Status("a").State == SocketState.Ready, "listed as running again");
     }
 
     [Fact]
