@@ -37,6 +37,11 @@ catch (GatewayConfigurationException ex)
     await Console.Error.WriteLineAsync(ex.Message);
     return 1;
 }
+catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+{
+    await Console.Error.WriteLineAsync($"Cannot listen: {ex.Message} Another process uses that port; choose another with ASPNETCORE_URLS or --urls.");
+    return 1;
+}
 
 /// <summary>The gateway host's entry point (public for <c>WebApplicationFactory</c>).</summary>
 public partial class Program;

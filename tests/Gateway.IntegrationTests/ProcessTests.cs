@@ -126,6 +126,28 @@ public sealed class ProcessTests
     }
 
     [Fact]
+    public async Task Process_PortInUse_ExitsOneWithOneClearLine()
+    {
+        using var squatter = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        squatter.Start();
+        var port = ((IPEndPoint)squatter.LocalEndpoint).Port;
+        await using var gateway = GatewayProcess.Start(new()
+        {
+            ["Gateway__Sockets__demo__Enabled"] = "false",
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+        });
+
+        await gateway.WaitForExitAsync(s_startTimeout);
+
+        Assert.Equal(1, gateway.ExitCode);
+        var output = string.Join('\n', gateway.Output);
+        Assert.Contains($"Cannot listen: Failed to bind to address http://127.0.0.1:{port}", output, StringComparison.Ordinal);
+        Assert.Contains("ASPNETCORE_URLS", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Process_DemoDisabledFromEnvironmentButAbsentFromTheFile_StartsAndListsItDisabled()
     {
         await using var server = await UpstreamServer.StartAsync(s => s.SendTextAsync("tick"));

@@ -39,9 +39,9 @@ internal static class GatewayLoggingServiceCollectionExtensions
                     .ReadFrom.Services(provider)
                     .Enrich.FromLogContext()
 
-                    // Invalid configuration is logged key by key (event 400) and printed once by Program;
-                    // the host's "Hosting failed to start" with its stack trace would only bury that.
-                    .Filter.ByExcluding(static e => e.Exception is GatewayConfigurationException);
+                    // Invalid configuration (logged key by key, event 400) and a port in use are printed once,
+                    // plainly, by Program; the host's "Hosting failed to start" with its stack trace would only bury that.
+                    .Filter.ByExcluding(static e => e.Exception is GatewayConfigurationException or IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException });
                 if (environment.IsDevelopment())
                 {
                     serilog.WriteTo.Console(outputTemplate: TextTemplate, formatProvider: CultureInfo.InvariantCulture);
