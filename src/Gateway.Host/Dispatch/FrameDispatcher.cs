@@ -330,6 +330,11 @@ internal sealed partial class FrameDispatcher
             }
             catch (Exception ex) when (!(ex is OperationCanceledException && token.IsCancellationRequested))
             {
+                if (outcome == FrameOutcome.Handled)
+                {
+                    _status.RecordHandlerFailing(pipeline.Names[i], _time.GetUtcNow());
+                }
+
                 outcome = FrameOutcome.HandlerFailed;
                 HandlerFailed(pipeline, i, ex, frame.Sequence);
             }
@@ -343,6 +348,11 @@ internal sealed partial class FrameDispatcher
         if (timed && _metrics.FrameLagEnabled)
         {
             _metrics.FrameCompleted(_socketName, _time.GetElapsedTime(envelope.Timestamp).TotalSeconds);
+        }
+
+        if (outcome == FrameOutcome.Handled)
+        {
+            _status.RecordHandlersSucceeded();
         }
 
         return outcome;

@@ -13,6 +13,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     private string? _stateDetail;
     private DateTimeOffset? _lastConnectedAt;
     private long _reconnects;
+    private FailingHandler? _failing;
     private int? _lastCloseStatus;
     private string? _lastCloseDescription;
     private string? _lastError;
@@ -127,6 +128,24 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 
     public void AddHandlerError() => Interlocked.Increment(ref _handlerErrors);
 
+    /// <summary>A frame failed in <paramref name="handler"/>: the start of a failing streak, unless one is under way.</summary>
+    public void RecordHandlerFailing(string handler, DateTimeOffset now)
+    {
+        if (Volatile.Read(ref _failing) is null)
+        {
+            Volatile.Write(ref _failing, new FailingHandler(handler, now));
+        }
+    }
+
+    /// <summary>A frame went through every handler: no failing streak (one volatile read per frame while healthy).</summary>
+    public void RecordHandlersSucceeded()
+    {
+        if (Volatile.Read(ref _failing) is not null)
+        {
+            Volatile.Write(ref _failing, null);
+        }
+    }
+
     public SocketStatusSnapshot Snapshot()
     {
         lock (_lock)
@@ -134,7 +153,8 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
             return new SocketStatusSnapshot(
                 Name, _state, _stateDetail, _since, Protocol, Required, Url, _attempt, _reconnects, _lastConnectedAt,
                 _lastCloseStatus, _lastCloseDescription, _lastError, _lastHttpStatus,
-                FramesReceived, FramesHandled, FramesSent, QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups);
+                FramesReceived, FramesHandled, FramesSent, QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups,
+                Volatile.Read(ref _failing));
         }
     }
 }
@@ -162,4 +182,8 @@ internal sealed record SocketStatusSnapshot(
     long FramesDropped,
     long HandlerErrors,
     int OutboundDepth,
-    IReadOnlyList<string> Groups);
+    IReadOnlyList<string> Groups,
+    FailingHandler? FailingHandler);
+
+/// <summary>Every frame since <paramref name="Since"/> failed in some handler; the first one to fail was <paramref name="Handler"/>.</summary>
+internal sealed record FailingHandler(string Handler, DateTimeOffset Since);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Gateway.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.IntegrationTests.Health;
 
@@ -27,6 +28,48 @@ public sealed class HealthEndpointTests
         var lastConnected = socket.GetProperty("lastConnectedAt").GetDateTimeOffset();
         Assert.InRange(lastConnected, DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddSeconds(1));
         Assert.True(lastConnected >= socket.GetProperty("since").GetDateTimeOffset().AddMilliseconds(-50));
+    }
+
+    [Fact]
+    public async Task Ready_HandlerFailsEveryFrameForTenSeconds_DegradedNamingSocketAndHandlerUntilAFrameSucceeds()
+    {
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var sendGood = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                await s.SendTextAsync($"boom {i}");
+            }
+
+            await sendGood.Task;
+            await s.SendTextAsync("fine");
+        });
+        await using var gateway = await GatewayTestHost.StartAsync(
+            new TestConfig().Socket("a", server.Url(), ("Handlers:0", RecordingFrameHandler.Name), ("Handlers:1", ThrowingFrameHandler.Name)),
+            services => services.AddSingleton<TimeProvider>(clock));
+        await Eventually.TrueAsync(() => gateway.Status("a").HandlerErrors == 3, "three frames failed");
+
+        clock.Advance(TimeSpan.FromSeconds(9));
+        using (var body = await GetJsonAsync(gateway, "/health/ready"))
+        {
+            Assert.Equal("Healthy", body.RootElement.GetProperty("status").GetString()); // not yet "for a while"
+        }
+
+        clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(HttpStatusCode.OK, Status(gateway, "/health/ready")); // Degraded is still ready
+        using (var body = await GetJsonAsync(gateway, "/health/ready"))
+        {
+            Assert.Equal("Degraded", body.RootElement.GetProperty("status").GetString());
+            Assert.Contains("a (handler 'throw' failing every frame since", body.RootElement.GetProperty("description").GetString(), StringComparison.Ordinal);
+        }
+
+        sendGood.SetResult();
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 4, "the good frame was handled");
+        using (var body = await GetJsonAsync(gateway, "/health/ready"))
+        {
+            Assert.Equal("Healthy", body.RootElement.GetProperty("status").GetString());
+        }
     }
 
     [Fact]
