@@ -174,66 +174,6 @@ internal sealed partial class FrameDispatcher
         _ = _channel.Writer.TryWrite(FrameEnvelope.ForDisconnected(connection, reason));
     }
 
-    /// <summary>
-    /// Stops accepting frames and waits, up to <paramref name="timeout"/>, until the handlers finished
-    /// the queue (the socket is still open, so acknowledgements reach the server). <see cref="CompleteAsync"/> follows.
-    /// </summary>
-    public async Task DrainAsync(TimeSpan timeout)
-    {
-        _channel.Writer.TryComplete();
-        try
-        {
-            await _consumer.WaitAsync(timeout, _time).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // CompleteAsync stops the handlers and reports what is left.
-        }
-    }
-
-    /// <summary>
-    /// Stops accepting frames and lets the handlers finish the queue within <paramref name="timeout"/>.
-    /// Frames still queued after that are counted as dropped (reason <c>shutdown</c>) and logged.
-    /// </summary>
-    /// <param name="timeout">What is left of the shutdown budget.</param>
-    /// <param name="budget">The whole budget (<c>ShutdownTimeout</c>), for the report.</param>
-    public async Task CompleteAsync(TimeSpan timeout, TimeSpan? budget = null)
-    {
-        _channel.Writer.TryComplete();
-        try
-        {
-            await _consumer.WaitAsync(timeout, _time).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            await _abort.CancelAsync().ConfigureAwait(false);
-            await _consumer.ConfigureAwait(false);
-        }
-
-        // Anything left (the consumer stops early when aborted) is reported, never silently lost.
-        var lost = _lostInFlight;
-        while (_channel.Reader.TryRead(out var envelope))
-        {
-            if (envelope.Kind == EnvelopeKind.Frame)
-            {
-                lost++;
-                Finish(envelope, FrameOutcome.Lost, "shutdown");
-            }
-        }
-
-        if (lost > 0)
-        {
-            Log.FramesLostAtStop(_logger, _socketName, lost, budget ?? timeout);
-        }
-
-        if (_announced is { } connection)
-        {
-            await AnnounceDisconnectAsync(connection, new DisconnectReason(null, "gateway stopped", null, ClosedByGateway: true)).ConfigureAwait(false);
-        }
-
-        _abort.Dispose();
-    }
-
     private async Task ConsumeAsync()
     {
         var reader = _channel.Reader;
