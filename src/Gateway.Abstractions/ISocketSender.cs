@@ -9,18 +9,27 @@ namespace Gateway;
 /// </remarks>
 public interface ISocketSender
 {
-    /// <summary>Sends to one socket: waits while it is being written if the socket is connected, else queues or rejects it per the socket's policy.</summary>
+    /// <summary>
+    /// Sends to one socket: waits while it is being written if the socket is connected (at most
+    /// <c>Outbound:SendTimeout</c>, then <see cref="SendStatus.Queued"/>), else queues or rejects it per the socket's policy.
+    /// </summary>
     /// <param name="socketName">The configured socket name.</param>
     /// <param name="message">The message; its payload is copied before the call returns.</param>
     /// <param name="cancellationToken">Stops waiting; a message already accepted stays accepted.</param>
     /// <returns><see cref="SendStatus.Sent"/>, <see cref="SendStatus.Queued"/>, or why it was rejected.</returns>
     ValueTask<SendResult> SendAsync(string socketName, OutboundMessage message, CancellationToken cancellationToken = default);
 
-    /// <summary>Sends to one socket and completes only once the message is written, waiting through a reconnect if it had to be queued.</summary>
+    /// <summary>
+    /// Sends to one socket and completes with the protocol's strongest confirmation: written (raw), or the
+    /// server's reply (<see cref="SendStatus.Confirmed"/>, <see cref="SendStatus.Refused"/>, with <see cref="SendResult.Reply"/>).
+    /// Waits through a reconnect if the message had to be queued, but for its write at most
+    /// <c>Outbound:SendTimeout</c> (then <see cref="SendStatus.Queued"/>) and for a reply at most <c>ReplyTimeout</c>
+    /// (then <see cref="SendStatus.NoReply"/>; <see cref="SendStatus.Lost"/> if the connection ended first).
+    /// </summary>
     /// <param name="socketName">The configured socket name.</param>
     /// <param name="message">The message; its payload is copied before the call returns.</param>
     /// <param name="cancellationToken">Withdraws the message if it is still queued, and throws <see cref="OperationCanceledException"/>.</param>
-    /// <returns><see cref="SendStatus.Sent"/>, or why it was rejected or dropped.</returns>
+    /// <returns><see cref="SendStatus.Sent"/> or <see cref="SendStatus.Confirmed"/>, <see cref="SendStatus.Queued"/> when the bound passed, or why it was rejected, dropped or not confirmed.</returns>
     ValueTask<SendResult> SendAndWaitAsync(string socketName, OutboundMessage message, CancellationToken cancellationToken = default);
 
     /// <summary>Sends to every socket whose <c>Groups</c> list contains <paramref name="group"/>.</summary>
