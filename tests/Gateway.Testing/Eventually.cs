@@ -18,4 +18,18 @@ public static class Eventually
             await Task.Delay(10);
         }
     }
+
+    public static async Task TrueAsync(Func<Task<bool>> condition, string because, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? DefaultTimeout);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Timed out waiting until {because}.");
+            }
+
+            await Task.Delay(10);
+        }
+    }
 }

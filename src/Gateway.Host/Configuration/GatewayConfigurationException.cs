@@ -10,7 +10,7 @@ internal sealed class GatewayConfigurationException(IReadOnlyList<string> errors
     /// One line for a configuration file that could not be read: the file (from the loader's message),
     /// the parser's problem with its line, and what a duplicate key means here.
     /// </summary>
-    public static string DescribeFileError(InvalidDataException exception)
+    public static string DescribeFileError(Exception exception)
     {
         var problem = exception.GetBaseException().Message;
         if (problem.StartsWith("A duplicate key", StringComparison.Ordinal))

@@ -146,6 +146,12 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
                     return true;
                 }
             }
+            else if (target == typeof(Uri) && text.StartsWith('/'))
+            {
+                // A path on this gateway's own HTTP endpoint (the demo feed). On Unix "/x" would otherwise parse as a file URL.
+                value = new Uri(text, UriKind.Relative);
+                return true;
+            }
             else
             {
                 value = TypeDescriptor.GetConverter(target).ConvertFromInvariantString(text);

@@ -6,7 +6,7 @@ namespace Gateway.Host.Configuration;
 
 /// <summary>
 /// Checks a bound <see cref="GatewayOptions"/>; every message starts with the full key it is about,
-/// e.g. <c>Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL</c>.
+/// e.g. <c>Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL, nor a path on this gateway (/demo/ticks)</c>.
 /// </summary>
 /// <remarks>
 /// Deliberately not an <c>IValidateOptions</c>: a failed validation inside
@@ -101,12 +101,12 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
         {
             errors.Add($"{path}:Url: is required");
         }
-        else if (!socket.Url.IsAbsoluteUri || (socket.Url.Scheme != "ws" && socket.Url.Scheme != "wss"))
+        else if (socket.Url.IsAbsoluteUri ? socket.Url.Scheme is not ("ws" or "wss") : !socket.Url.OriginalString.StartsWith('/'))
         {
             // Shown without credentials or query values, which may be secrets.
             var hasSecrets = socket.Url.IsAbsoluteUri && (socket.Url.UserInfo.Length > 0 || socket.Url.Query.Length > 1);
             var shown = hasSecrets ? UrlRedaction.ForDisplay(socket.Url).ToString() : socket.Url.OriginalString;
-            errors.Add($"{path}:Url: '{shown}' is not a ws:// or wss:// URL");
+            errors.Add($"{path}:Url: '{shown}' is not a ws:// or wss:// URL, nor a path on this gateway (/demo/ticks)");
         }
 
         Positive(socket.ConnectTimeout, $"{path}:ConnectTimeout", errors, MaxTimeout);

@@ -22,5 +22,5 @@ internal static class UrlRedaction
 
     /// <summary>The URL to connect to: user info moves to an Authorization header instead.</summary>
     public static Uri WithoutUserInfo(Uri url)
-        => url.UserInfo.Length == 0 ? url : new UriBuilder(url) { UserName = string.Empty, Password = string.Empty }.Uri;
+        => !url.IsAbsoluteUri || url.UserInfo.Length == 0 ? url : new UriBuilder(url) { UserName = string.Empty, Password = string.Empty }.Uri;
 }

@@ -7,11 +7,14 @@ namespace Gateway.Host.Endpoints;
 
 /// <summary>
 /// The built-in demo upstream at <c>/demo/ticks</c>: a WebSocket that sends a small JSON tick about
-/// once a second, so the default configuration has something to connect to, offline.
+/// once a second, so the default configuration has something to connect to, offline, and echoes each
+/// message it receives (up to 64 KiB), so a send through the gateway comes back as a frame.
 /// </summary>
 internal static class DemoFeedEndpoint
 {
     public const string Path = "/demo/ticks";
+
+    private const int MaxEcho = 64 * 1024;
 
     public static async Task HandleAsync(HttpContext context, TimeProvider time, IHostApplicationLifetime lifetime)
     {
@@ -26,8 +29,11 @@ internal static class DemoFeedEndpoint
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(cts.Token, lifetime.ApplicationStopping);
 
-        // Read (and so answer pings and the close handshake) until the client leaves.
-        var reading = DrainAsync(socket, cts);
+        // Ticks and echoes share the socket's one send at a time.
+        using var sending = new SemaphoreSlim(1, 1);
+
+        // Read (and so answer pings and the close handshake), echoing, until the client leaves.
+        var reading = EchoAsync(socket, sending, cts);
         var price = 100.0;
         var random = new Random();
         try
@@ -37,7 +43,7 @@ internal static class DemoFeedEndpoint
             {
                 price = Math.Round(price * (1 + ((random.NextDouble() - 0.5) / 100)), 2);
                 var tick = JsonSerializer.SerializeToUtf8Bytes(new { type = "tick", symbol = "DEMO", seq, price, time = time.GetUtcNow() });
-                await socket.SendAsync(tick, WebSocketMessageType.Text, endOfMessage: true, cts.Token).ConfigureAwait(false);
+                await SendAsync(socket, sending, tick, WebSocketMessageType.Text, cts.Token).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
@@ -62,14 +68,41 @@ internal static class DemoFeedEndpoint
         await reading.ConfigureAwait(false);
     }
 
-    private static async Task DrainAsync(WebSocket socket, CancellationTokenSource done)
+    private static async Task SendAsync(WebSocket socket, SemaphoreSlim sending, ReadOnlyMemory<byte> message, WebSocketMessageType type, CancellationToken cancellationToken)
     {
-        var buffer = new byte[1024];
+        await sending.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await socket.SendAsync(message, type, endOfMessage: true, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            sending.Release();
+        }
+    }
+
+    private static async Task EchoAsync(WebSocket socket, SemaphoreSlim sending, CancellationTokenSource done)
+    {
+        var buffer = new byte[MaxEcho];
         try
         {
             while (true)
             {
-                var result = await socket.ReceiveAsync(buffer.AsMemory(), done.Token).ConfigureAwait(false);
+                var count = 0;
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    if (count == buffer.Length)
+                    {
+                        await socket.CloseOutputAsync(WebSocketCloseStatus.MessageTooBig, "the demo echoes at most 64 KiB", done.Token).ConfigureAwait(false);
+                        return;
+                    }
+
+                    result = await socket.ReceiveAsync(buffer.AsMemory(count), done.Token).ConfigureAwait(false);
+                    count += result.Count;
+                }
+                while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     if (socket.State == WebSocketState.CloseReceived)
@@ -77,14 +110,18 @@ internal static class DemoFeedEndpoint
                         await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", done.Token).ConfigureAwait(false);
                     }
 
-                    break;
+                    return;
                 }
+
+                await SendAsync(socket, sending, buffer.AsMemory(0, count), result.MessageType, done.Token).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException)
         {
         }
-
-        await done.CancelAsync().ConfigureAwait(false);
+        finally
+        {
+            await done.CancelAsync().ConfigureAwait(false);
+        }
     }
 }

@@ -32,7 +32,8 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 
     public bool Required { get; } = required;
 
-    public string Url { get; } = displayUrl;
+    /// <summary>Where it connects, without secrets; set once a path on this gateway (<c>/demo/ticks</c>) is resolved.</summary>
+    public string Url { get; set; } = displayUrl;
 
     /// <summary>Reads the number of frames waiting in the socket's queue.</summary>
     public Func<int> QueueDepth { get; set; } = static () => 0;

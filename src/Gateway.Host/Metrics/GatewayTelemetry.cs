@@ -27,8 +27,12 @@ internal static class GatewayTelemetry
             activity.SetTag(GatewayMetrics.SocketTag, socket);
             activity.SetTag(GatewayMetrics.ProtocolTag, protocol);
             activity.SetTag("url.full", displayUrl.ToString());
-            activity.SetTag("server.address", displayUrl.Host);
-            activity.SetTag("server.port", displayUrl.Port);
+            if (displayUrl.IsAbsoluteUri)
+            {
+                activity.SetTag("server.address", displayUrl.Host);
+                activity.SetTag("server.port", displayUrl.Port);
+            }
+
             activity.SetTag("gateway.attempt", attempt);
         }
 

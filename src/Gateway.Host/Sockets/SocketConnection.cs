@@ -22,8 +22,8 @@ internal sealed partial class SocketConnection
 {
     private static readonly TimeSpan s_closeHandshakeTimeout = TimeSpan.FromSeconds(5);
 
-    private readonly Uri _connectUrl;
-    private readonly Uri _displayUrl;
+    private Uri _connectUrl;
+    private Uri _displayUrl;
     private readonly WebSocketConnector _connector;
     private readonly IProtocol _protocol;
     private readonly FrameBufferPool _pool;
@@ -147,6 +147,14 @@ internal sealed partial class SocketConnection
         catch (OperationCanceledException)
         {
             return;
+        }
+
+        if (!_connectUrl.IsAbsoluteUri && _connector.TryResolveSelf(_connectUrl, out var self))
+        {
+            // A path on this gateway (the demo feed): the port it actually listens on is known now.
+            _connectUrl = self;
+            _displayUrl = UrlRedaction.ForDisplay(self);
+            Status.Url = _displayUrl.ToString();
         }
 
         var attempt = 0;

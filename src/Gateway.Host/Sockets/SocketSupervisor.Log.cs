@@ -30,6 +30,15 @@ internal sealed partial class SocketSupervisor
         [LoggerMessage(406, LogLevel.Information, "Socket {SocketName} handlers changed to [{Handlers}]; applied without reconnecting.")]
         public static partial void HandlersChanged(ILogger logger, string socketName, string handlers);
 
+        [LoggerMessage(408, LogLevel.Error, "{Problem} Not applied: the running configuration stays until the file is fixed.")]
+        public static partial void ConfigurationFileBroken(ILogger logger, string problem);
+
+        [LoggerMessage(409, LogLevel.Information, "Configuration file {File} reads again.")]
+        public static partial void ConfigurationFileRepaired(ILogger logger, string file);
+
+        [LoggerMessage(410, LogLevel.Warning, "Configuration reload held back, the running configuration stays: a configuration file could not be read. {Problem}")]
+        public static partial void ReloadHeldBack(ILogger logger, string problem);
+
         [LoggerMessage(150, LogLevel.Information, "Stopping {Count} sockets within {Timeout}.")]
         public static partial void Stopping(ILogger logger, int count, TimeSpan timeout);
 

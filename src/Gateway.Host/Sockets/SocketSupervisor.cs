@@ -7,6 +7,7 @@ using Gateway.Host.Health;
 using Gateway.Host.Metrics;
 using Gateway.Host.Protocols;
 using Gateway.Host.Transport;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -41,6 +42,7 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
     private readonly Channel<bool> _reloadSignal = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private volatile GatewayOptions _applied = new();
     private IDisposable? _subscription;
+    private ConfigurationFileWatch? _fileWatch;
 
     public SocketSupervisor(IOptionsMonitor<GatewayOptions> monitor, GatewayOptionsValidator validator, IServiceProvider services, WebSocketConnector connector, GatewayMetrics metrics, SocketHealthTracker tracker, TimeProvider time, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
     {
@@ -109,6 +111,11 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
 
         await ApplyAsync(options).ConfigureAwait(false);
 
+        if (_services.GetService<IConfiguration>() is { } configuration)
+        {
+            _fileWatch = new ConfigurationFileWatch(configuration, problem => Log.ConfigurationFileBroken(_logger, problem), file => Log.ConfigurationFileRepaired(_logger, file));
+        }
+
         // OnChange only raises a signal; ExecuteAsync does the work, one reload at a time.
         _subscription = _monitor.OnChange((_, _) => _reloadSignal.Writer.TryWrite(true));
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -134,6 +141,7 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         _subscription?.Dispose();
+        _fileWatch?.Dispose();
         await base.StopAsync(cancellationToken).ConfigureAwait(false);
         var timeout = _applied.ShutdownTimeout;
         Log.Stopping(_logger, _connections.Count, timeout);
@@ -145,6 +153,13 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
         SocketOptionsDiff? diff = null;
         try
         {
+            if (_fileWatch?.Broken is { } broken)
+            {
+                // That file's provider has dropped what it read: applying now would remove its sockets.
+                Log.ReloadHeldBack(_logger, broken);
+                return;
+            }
+
             var next = _monitor.CurrentValue;
             var errors = _validator.GetErrors(next);
             if (errors.Count > 0)
@@ -218,7 +233,7 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
         {
             if (!socket.Enabled && !_disabled.ContainsKey(name))
             {
-                var url = socket.Url is { IsAbsoluteUri: true } configured ? UrlRedaction.ForDisplay(configured).ToString() : string.Empty;
+                var url = socket.Url is { } configured ? UrlRedaction.ForDisplay(configured).ToString() : string.Empty;
                 var status = new SocketStatus(name, socket.Protocol.ToString(), required: false, url) { Groups = socket.Groups };
                 status.TrySetState(SocketState.Disabled, _time.GetUtcNow(), 0);
                 _disabled[name] = status;

@@ -1,8 +1,11 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Http;
 using System.Net.WebSockets;
 using System.Text;
 using Gateway.Host.Configuration;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Host.Transport;
@@ -28,6 +31,11 @@ internal sealed class WebSocketConnector(IServiceProvider services) : IDisposabl
     /// <param name="cancellationToken">The socket is stopping.</param>
     public async Task<ClientWebSocket> ConnectAsync(string socketName, SocketOptions options, Uri url, IReadOnlyList<string> protocolSubProtocols, int attempt, CancellationToken cancellationToken)
     {
+        if (!url.IsAbsoluteUri)
+        {
+            throw new ConnectException($"'{url}' is a path on this gateway, which listens on no HTTP address", null, "no_listen_address");
+        }
+
         var headers = GetHeaders(options);
         if (options.ConnectHook is { Length: > 0 } hookName)
         {
@@ -77,11 +85,32 @@ internal sealed class WebSocketConnector(IServiceProvider services) : IDisposabl
         }
     }
 
+    /// <summary>
+    /// A path configured as a socket's URL (<c>/demo/ticks</c>) is on this gateway's own HTTP
+    /// endpoint: the first <c>http</c> address it listens on (else the first address), with a
+    /// wildcard host read as 127.0.0.1. Known only once the server has started.
+    /// </summary>
+    public bool TryResolveSelf(Uri path, [NotNullWhen(true)] out Uri? url)
+    {
+        url = null;
+        var addresses = services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses;
+        var address = addresses?.FirstOrDefault(static a => a.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) ?? addresses?.FirstOrDefault();
+        if (address is null || !Uri.TryCreate(address.Replace("://+:", "://0.0.0.0:", StringComparison.Ordinal).Replace("://*:", "://0.0.0.0:", StringComparison.Ordinal), UriKind.Absolute, out var listening))
+        {
+            return false;
+        }
+
+        var host = listening.Host is "0.0.0.0" or "[::]" ? "127.0.0.1" : listening.Host;
+        var scheme = listening.Scheme == Uri.UriSchemeHttps ? "wss" : "ws";
+        url = new Uri(new Uri($"{scheme}://{host}:{listening.Port}"), path);
+        return true;
+    }
+
     /// <summary>The configured headers, plus Basic authorization for <c>ws://user:password@host</c>, as browsers do.</summary>
     private static Dictionary<string, string> GetHeaders(SocketOptions options)
     {
         var headers = new Dictionary<string, string>(options.Headers, StringComparer.OrdinalIgnoreCase);
-        if (options.Url is { UserInfo.Length: > 0 } url && !headers.ContainsKey("Authorization"))
+        if (options.Url is { IsAbsoluteUri: true, UserInfo.Length: > 0 } url && !headers.ContainsKey("Authorization"))
         {
             var credentials = Uri.UnescapeDataString(url.UserInfo);
             headers["Authorization"] = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes(credentials));

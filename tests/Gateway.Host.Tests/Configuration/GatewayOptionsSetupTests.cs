@@ -22,6 +22,17 @@ public sealed class GatewayOptionsSetupTests
     }
 
     [Fact]
+    public void Configure_UrlIsAPath_BoundAsRelativeNotAsAFileUrl()
+    {
+        var options = Bind(("Gateway:Sockets:demo:Url", "/demo/ticks?symbol=DEMO"));
+
+        Assert.Empty(options.BindErrors);
+        var url = options.Sockets["demo"].Url!;
+        Assert.False(url.IsAbsoluteUri);
+        Assert.Equal("/demo/ticks?symbol=DEMO", url.OriginalString);
+    }
+
+    [Fact]
     public void Configure_SocketWithoutOwnSettings_GetsDefaults()
     {
         var options = Bind(

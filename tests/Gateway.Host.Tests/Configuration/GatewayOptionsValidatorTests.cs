@@ -64,7 +64,7 @@ public sealed class GatewayOptionsValidatorTests
         var socket = ValidSocket();
         socket.Url = new Uri("http://x");
 
-        Assert.Equal(["Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL"], ErrorsFor(socket, "prices"));
+        Assert.Equal(["Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL, nor a path on this gateway (/demo/ticks)"], ErrorsFor(socket, "prices"));
     }
 
     [Fact]
@@ -73,7 +73,16 @@ public sealed class GatewayOptionsValidatorTests
         var socket = ValidSocket();
         socket.Url = new Uri("feed/prices", UriKind.Relative);
 
-        Assert.Equal(["Gateway:Sockets:a:Url: 'feed/prices' is not a ws:// or wss:// URL"], ErrorsFor(socket));
+        Assert.Equal(["Gateway:Sockets:a:Url: 'feed/prices' is not a ws:// or wss:// URL, nor a path on this gateway (/demo/ticks)"], ErrorsFor(socket));
+    }
+
+    [Fact]
+    public void GetErrors_PathOnThisGateway_IsValid()
+    {
+        var socket = ValidSocket();
+        socket.Url = new Uri("/demo/ticks", UriKind.Relative);
+
+        Assert.Empty(ErrorsFor(socket));
     }
 
     [Fact]
@@ -493,7 +502,7 @@ public sealed class GatewayOptionsValidatorTests
         var errors = _validator.GetErrors(options);
 
         Assert.Equal(2, errors.Count);
-        Assert.Contains("Gateway:Sockets:a:Url: 'http://a' is not a ws:// or wss:// URL", errors);
+        Assert.Contains("Gateway:Sockets:a:Url: 'http://a' is not a ws:// or wss:// URL, nor a path on this gateway (/demo/ticks)", errors);
         Assert.Contains("Gateway:Sockets:b:Handlers:0: 'nope' is not a registered frame handler", errors);
     }
 
@@ -520,7 +529,7 @@ public sealed class GatewayOptionsValidatorTests
             [
                 "Gateway:Sockets:orders:Queue:FullMode: 'Never' is not one of Wait, DropOldest, DropNewest",
                 "Gateway:Sockets:orders:Handlers:0: 'nope' is not a registered frame handler",
-                "Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL",
+                "Gateway:Sockets:prices:Url: 'http://x' is not a ws:// or wss:// URL, nor a path on this gateway (/demo/ticks)",
             ],
             errors);
     }
