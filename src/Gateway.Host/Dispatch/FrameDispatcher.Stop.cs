@@ -59,7 +59,7 @@ internal sealed partial class FrameDispatcher
 
         if (_announced is { } connection)
         {
-            await AnnounceDisconnectAsync(connection, new DisconnectReason(null, "gateway stopped", null, ClosedByGateway: true)).ConfigureAwait(false);
+            await AnnounceDisconnectAsync(connection, new DisconnectReason(null, "gateway stopped", null, ClosedByGateway: true) { Kind = DisconnectKind.Stopping }).ConfigureAwait(false);
         }
 
         _abort.Dispose();

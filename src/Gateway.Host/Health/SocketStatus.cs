@@ -17,6 +17,9 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     private int? _lastCloseStatus;
     private string? _lastCloseDescription;
     private string? _lastError;
+    private string? _lastDisconnect;
+    private string? _lastDisconnectReason;
+    private string? _lastClosedBy;
     private int? _lastHttpStatus;
     private long _framesReceived;
     private long _framesSent;
@@ -91,12 +94,21 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
         }
     }
 
-    public void RecordClose(int? closeStatus, string? description)
+    /// <summary>How the last connection ended; an end the gateway or the server did not choose is also the last error.</summary>
+    public void RecordDisconnect(DisconnectReason reason, string label, string description)
     {
         lock (_lock)
         {
-            _lastCloseStatus = closeStatus;
-            _lastCloseDescription = description;
+            _lastCloseStatus = (int?)reason.CloseStatus;
+            _lastCloseDescription = reason.CloseDescription;
+            _lastDisconnect = description;
+            _lastDisconnectReason = label;
+            _lastClosedBy = Sockets.SocketConnection.ClosedBy(reason);
+            if (reason.Kind is not (DisconnectKind.ServerClosed or DisconnectKind.ReconnectRequested or DisconnectKind.Stopping))
+            {
+                _lastError = description;
+                _lastHttpStatus = null;
+            }
         }
     }
 
@@ -153,7 +165,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
         {
             return new SocketStatusSnapshot(
                 Name, _state, _stateDetail, _since, Protocol, Required, Url, _attempt, _reconnects, _lastConnectedAt,
-                _lastCloseStatus, _lastCloseDescription, _lastError, _lastHttpStatus,
+                _lastCloseStatus, _lastCloseDescription, _lastDisconnect, _lastDisconnectReason, _lastClosedBy, _lastError, _lastHttpStatus,
                 FramesReceived, FramesHandled, FramesSent, QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups,
                 Volatile.Read(ref _failing));
         }
@@ -174,6 +186,9 @@ internal sealed record SocketStatusSnapshot(
     DateTimeOffset? LastConnectedAt,
     int? LastCloseStatus,
     string? LastCloseDescription,
+    string? LastDisconnect,
+    string? LastDisconnectReason,
+    string? LastClosedBy,
     string? LastError,
     int? LastHttpStatus,
     long FramesReceived,

@@ -23,6 +23,7 @@ internal sealed class GatewayMetrics
     private readonly Counter<long> _connectionAttempts;
     private readonly Counter<long> _connectionFailures;
     private readonly Counter<long> _reconnects;
+    private readonly Counter<long> _disconnects;
     private readonly Counter<long> _handlerErrors;
     private readonly Histogram<double> _handlerDuration;
     private readonly Histogram<double> _frameLag;
@@ -50,6 +51,7 @@ internal sealed class GatewayMetrics
         _connectionAttempts = meter.CreateCounter<long>("gateway.socket.connection_attempts", "{attempt}", "WebSocket connect attempts.");
         _connectionFailures = meter.CreateCounter<long>("gateway.socket.connection_failures", "{attempt}", "WebSocket connect attempts that failed.");
         _reconnects = meter.CreateCounter<long>("gateway.socket.reconnects", "{reconnect}", "Connections re-established after a disconnect.");
+        _disconnects = meter.CreateCounter<long>("gateway.socket.disconnects", "{disconnect}", "Connections that ended, by reason.");
         _handlerErrors = meter.CreateCounter<long>("gateway.handler.errors", "{error}", "Exceptions thrown by frame handlers.");
         var seconds = new InstrumentAdvice<double> { HistogramBucketBoundaries = s_secondsBuckets };
         _handlerDuration = meter.CreateHistogram("gateway.handler.duration", "s", "Time a handler took for one frame.", tags: null, advice: seconds);
@@ -75,8 +77,12 @@ internal sealed class GatewayMetrics
         }
     }
 
-    public void ConnectionClosed(string socket, string protocol)
-        => _activeConnections.Add(-1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ProtocolTag, protocol));
+    /// <param name="reason">A <see cref="Sockets.Disconnects.Label"/>: one of a small fixed set.</param>
+    public void ConnectionClosed(string socket, string protocol, string reason)
+    {
+        _activeConnections.Add(-1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ProtocolTag, protocol));
+        _disconnects.Add(1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ProtocolTag, protocol), new KeyValuePair<string, object?>(ReasonTag, reason));
+    }
 
     public void ConnectionAttempt(string socket, string protocol)
         => _connectionAttempts.Add(1, new KeyValuePair<string, object?>(SocketTag, socket), new KeyValuePair<string, object?>(ProtocolTag, protocol));

@@ -20,5 +20,5 @@ internal interface IProtocolConnection
     void CompleteReply(long replyKey, SendStatus status, ReadOnlySpan<byte> reply);
 
     /// <summary>A protocol error or a dead peer: close with <paramref name="status"/>, then reconnect.</summary>
-    void Fail(WebSocketCloseStatus status, string reason);
+    void Fail(WebSocketCloseStatus status, string reason, DisconnectKind kind = DisconnectKind.ProtocolFailed);
 }

@@ -113,14 +113,14 @@ internal sealed partial class SocketConnection
         public void CompleteReply(long replyKey, SendStatus status, ReadOnlySpan<byte> reply)
             => _owner.Outbound.CompleteReply(replyKey, status, reply);
 
-        public void Fail(WebSocketCloseStatus status, string reason)
+        public void Fail(WebSocketCloseStatus status, string reason, DisconnectKind kind = DisconnectKind.ProtocolFailed)
         {
             if (Interlocked.Exchange(ref _failed, 1) != 0 || Token.IsCancellationRequested)
             {
                 return;
             }
 
-            _owner._closedByGateway ??= new DisconnectReason(status, reason, null, ClosedByGateway: true);
+            _owner._closedByGateway ??= new DisconnectReason(status, reason, null, ClosedByGateway: true) { Kind = kind };
             Log.ConnectionFailed(_owner._logger, _owner.Name, reason, (int)status);
             _ = CloseAsync(status, reason);
         }

@@ -16,8 +16,8 @@ internal sealed partial class SocketConnection
         [LoggerMessage(102, LogLevel.Warning, "Socket {SocketName} could not connect to {Url} (HTTP {HttpStatus}): {Error}")]
         public static partial void ConnectFailed(ILogger logger, string socketName, Uri url, int? httpStatus, string error);
 
-        [LoggerMessage(103, LogLevel.Warning, "Socket {SocketName} connection {ConnectionNumber} closed: code {CloseStatus} '{CloseDescription}', by gateway {ClosedByGateway}, error {Error}.")]
-        public static partial void Disconnected(ILogger logger, string socketName, long connectionNumber, int? closeStatus, string? closeDescription, bool closedByGateway, string? error);
+        [LoggerMessage(103, LogLevel.Warning, "Socket {SocketName} connection {ConnectionNumber} ended: {Disconnect} (reason {DisconnectReason}, close code {CloseStatus}, closed by {ClosedBy}).")]
+        public static partial void Disconnected(ILogger logger, string socketName, long connectionNumber, string disconnect, string disconnectReason, int? closeStatus, string closedBy);
 
         [LoggerMessage(104, LogLevel.Information, "Socket {SocketName} reconnects in {Delay} (attempt {Attempt}).")]
         public static partial void Waiting(ILogger logger, string socketName, int attempt, TimeSpan delay);

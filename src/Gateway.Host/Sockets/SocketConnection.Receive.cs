@@ -64,7 +64,7 @@ internal sealed partial class SocketConnection
         }
         catch (Exception ex)
         {
-            return _closedByGateway ?? new DisconnectReason(null, null, ex, ClosedByGateway: _abort.IsCancellationRequested);
+            return _closedByGateway ?? Disconnects.FromError(ex, _abort.IsCancellationRequested);
         }
     }
 
@@ -78,11 +78,11 @@ internal sealed partial class SocketConnection
             // server's answer overtook the end of that send (the state reads CloseReceived until the
             // send completes): then the gateway's reason stands, and the close is already sent.
             await Outbound.CloseOutputAsync(socket, status ?? WebSocketCloseStatus.NormalClosure, string.Empty, s_closeHandshakeTimeout).ConfigureAwait(false);
-            return _closedByGateway ?? new DisconnectReason(status, description, null, ClosedByGateway: false);
+            return _closedByGateway ?? new DisconnectReason(status, description, null, ClosedByGateway: false) { Kind = DisconnectKind.ServerClosed };
         }
 
         // The server answered a close the gateway started.
-        return _closedByGateway ?? new DisconnectReason(status, description, null, ClosedByGateway: true);
+        return _closedByGateway ?? new DisconnectReason(status, description, null, ClosedByGateway: true) { Kind = DisconnectKind.ServerClosed };
     }
 
     private async Task<DisconnectReason> RejectOversizedAsync(ClientWebSocket socket, UpstreamConnection connection)
@@ -92,7 +92,7 @@ internal sealed partial class SocketConnection
         Status.AddDropped();
         _metrics.FrameDropped(Name, "too_large");
         Log.MessageTooBig(_logger, Name, connection.Number, sequence, Options.MaxMessageSize);
-        var reason = new DisconnectReason(WebSocketCloseStatus.MessageTooBig, $"message larger than {Options.MaxMessageSize} bytes", null, ClosedByGateway: true);
+        var reason = new DisconnectReason(WebSocketCloseStatus.MessageTooBig, $"message larger than {Options.MaxMessageSize} bytes (MaxMessageSize)", null, ClosedByGateway: true) { Kind = DisconnectKind.MessageTooBig };
         _closedByGateway = reason;
         await Outbound.CloseOutputAsync(socket, WebSocketCloseStatus.MessageTooBig, "message too big", s_closeHandshakeTimeout).ConfigureAwait(false);
 

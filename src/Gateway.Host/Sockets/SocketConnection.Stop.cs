@@ -28,7 +28,7 @@ internal sealed partial class SocketConnection
 
         if (Volatile.Read(ref _live) is { } open)
         {
-            _closedByGateway ??= new DisconnectReason(WebSocketCloseStatus.EndpointUnavailable, "gateway stopping", null, ClosedByGateway: true);
+            _closedByGateway ??= new DisconnectReason(WebSocketCloseStatus.EndpointUnavailable, "gateway stopping", null, ClosedByGateway: true) { Kind = DisconnectKind.Stopping };
             await open.GoodbyeAsync(Remaining(timeout, started)).ConfigureAwait(false);
             await Outbound.CloseOutputAsync(open.Socket, WebSocketCloseStatus.EndpointUnavailable, "gateway stopping", Remaining(timeout, started)).ConfigureAwait(false);
         }

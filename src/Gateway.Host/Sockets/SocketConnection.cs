@@ -104,7 +104,7 @@ internal sealed partial class SocketConnection
         }
 
         Interlocked.Exchange(ref _reconnectNow, 1);
-        _closedByGateway = new DisconnectReason(WebSocketCloseStatus.NormalClosure, "reconnect requested", null, ClosedByGateway: true);
+        _closedByGateway = new DisconnectReason(WebSocketCloseStatus.NormalClosure, "reconnect requested", null, ClosedByGateway: true) { Kind = DisconnectKind.ReconnectRequested };
         Log.ReconnectRequested(_logger, Name);
         await Outbound.CloseOutputAsync(live.Socket, WebSocketCloseStatus.NormalClosure, "reconnect requested", s_closeHandshakeTimeout).ConfigureAwait(false);
         return true;
@@ -132,7 +132,7 @@ internal sealed partial class SocketConnection
         var silent = _time.GetElapsedTime(Math.Max(Volatile.Read(ref _lastReceived), Dispatcher.RoomWaitEndedAt), now);
         if (silent >= limit && _closedByGateway is null)
         {
-            _closedByGateway = new DisconnectReason(null, $"no message for {limit.TotalSeconds:0.###} s (NoMessageTimeout)", null, ClosedByGateway: true);
+            _closedByGateway = new DisconnectReason(null, $"no message for {limit.TotalSeconds:0.###} s (NoMessageTimeout)", null, ClosedByGateway: true) { Kind = DisconnectKind.NoMessageTimeout };
             Log.SilenceTimeout(_logger, Name, limit);
             live.Socket.Abort();
         }
@@ -255,7 +255,7 @@ internal sealed partial class SocketConnection
         }
         catch
         {
-            _metrics.ConnectionClosed(Name, Status.Protocol);
+            _metrics.ConnectionClosed(Name, Status.Protocol, Disconnects.Label(DisconnectKind.Unknown));
             socket.Abort();
             socket.Dispose();
             throw;
@@ -269,7 +269,7 @@ internal sealed partial class SocketConnection
             Interlocked.Exchange(ref _live, live);
             if (_stopping.IsCancellationRequested)
             {
-                _closedByGateway ??= new DisconnectReason(WebSocketCloseStatus.EndpointUnavailable, "gateway stopping", null, ClosedByGateway: true);
+                _closedByGateway ??= new DisconnectReason(WebSocketCloseStatus.EndpointUnavailable, "gateway stopping", null, ClosedByGateway: true) { Kind = DisconnectKind.Stopping };
                 await Outbound.CloseOutputAsync(socket, WebSocketCloseStatus.EndpointUnavailable, "gateway stopping", s_closeHandshakeTimeout).ConfigureAwait(false);
             }
 
@@ -301,7 +301,7 @@ internal sealed partial class SocketConnection
         }
         catch (Exception ex)
         {
-            reason = _closedByGateway ?? new DisconnectReason(null, null, ex, ClosedByGateway: _abort.IsCancellationRequested);
+            reason = _closedByGateway ?? Disconnects.FromError(ex, _abort.IsCancellationRequested);
             socket.Abort();
             if (live.Receiving is { } receiving)
             {
@@ -315,21 +315,22 @@ internal sealed partial class SocketConnection
             await Outbound.DetachAsync().ConfigureAwait(false);
         }
 
-        _metrics.ConnectionClosed(Name, Status.Protocol);
-        Status.RecordClose((int?)reason.CloseStatus, reason.CloseDescription);
-        if (reason.Error is { } error)
-        {
-            Status.RecordError(error.Message, null);
-        }
-
+        var label = Disconnects.Label(reason.Kind);
+        var description = Disconnects.Describe(reason);
+        _metrics.ConnectionClosed(Name, Status.Protocol, label);
+        Status.RecordDisconnect(reason, label, description);
         if (ShouldLogCycle())
         {
-            Log.Disconnected(_logger, Name, connection.Number, (int?)reason.CloseStatus, reason.CloseDescription, reason.ClosedByGateway, reason.Error?.Message);
+            Log.Disconnected(_logger, Name, connection.Number, description, label, (int?)reason.CloseStatus, ClosedBy(reason));
         }
         Dispatcher.Disconnected(connection, reason);
         socket.Dispose();
         return readyAt;
     }
+
+    /// <summary>"gateway", "server", or "neither" (the connection dropped without a close frame).</summary>
+    internal static string ClosedBy(DisconnectReason reason)
+        => reason.ClosedByGateway ? "gateway" : reason.Kind == DisconnectKind.ServerClosed ? "server" : "neither";
 
     private async Task<bool> WaitBeforeRetryAsync(int attempt)
     {

@@ -40,7 +40,7 @@ internal sealed class RecordingProtocolConnection : IProtocolConnection
         Calls.Add($"reply:{replyKey}:{status}");
     }
 
-    public void Fail(WebSocketCloseStatus status, string reason)
+    public void Fail(WebSocketCloseStatus status, string reason, DisconnectKind kind = DisconnectKind.ProtocolFailed)
     {
         Failures.Add((status, reason));
         Calls.Add($"fail:{status}");

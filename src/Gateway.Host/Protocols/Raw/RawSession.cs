@@ -91,7 +91,7 @@ internal sealed class RawSession : IProtocolSession
         if (awaiting != 0 && _time.GetElapsedTime(awaiting, timestamp) >= heartbeat.Timeout)
         {
             _ready = false; // fail once
-            _connection.Fail(WebSocketCloseStatus.PolicyViolation, $"no heart-beat answer within {heartbeat.Timeout.TotalSeconds:0.###} s (Heartbeat:Timeout)");
+            _connection.Fail(WebSocketCloseStatus.PolicyViolation, $"no heart-beat answer within {heartbeat.Timeout.TotalSeconds:0.###} s (Heartbeat:Timeout)", DisconnectKind.HeartbeatTimeout);
             return;
         }
 
