@@ -12,6 +12,9 @@ internal sealed class SocketOptions
 
     public SocketProtocol Protocol { get; set; } = SocketProtocol.Raw;
 
+    /// <summary>The WebSocket implementation: the gateway's own frame layer, or the platform's <c>ClientWebSocket</c> as a fallback.</summary>
+    public SocketTransport Transport { get; set; } = SocketTransport.Gateway;
+
     public Dictionary<string, string> Headers { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
     public List<string> SubProtocols { get; set; } = [];
@@ -62,6 +65,15 @@ internal sealed class SocketOptions
 internal enum SocketProtocol
 {
     Raw,
+}
+
+internal enum SocketTransport
+{
+    /// <summary>The gateway's own frame layer (<c>Transport/GatewayWebSocket</c>), which names every protocol violation.</summary>
+    Gateway,
+
+    /// <summary>The platform's <see cref="System.Net.WebSockets.ClientWebSocket"/>.</summary>
+    ClientWebSocket,
 }
 
 /// <summary>

@@ -51,7 +51,7 @@ internal sealed partial class SocketConnection
         private int _failed;
         private int _announced;
 
-        public LiveConnection(SocketConnection owner, ClientWebSocket socket, CancellationToken token)
+        public LiveConnection(SocketConnection owner, WebSocket socket, CancellationToken token)
         {
             _owner = owner;
             Socket = socket;
@@ -60,7 +60,7 @@ internal sealed partial class SocketConnection
             Session = owner._protocol.CreateSession(this, owner.Options);
         }
 
-        public ClientWebSocket Socket { get; }
+        public WebSocket Socket { get; }
 
         /// <summary>Cancelled when the connection ended.</summary>
         public CancellationToken Token { get; }

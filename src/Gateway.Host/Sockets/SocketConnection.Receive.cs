@@ -68,7 +68,7 @@ internal sealed partial class SocketConnection
         }
     }
 
-    private async Task<DisconnectReason> OnCloseReceivedAsync(ClientWebSocket socket)
+    private async Task<DisconnectReason> OnCloseReceivedAsync(WebSocket socket)
     {
         var status = socket.CloseStatus;
         var description = socket.CloseStatusDescription;
@@ -85,7 +85,7 @@ internal sealed partial class SocketConnection
         return _closedByGateway ?? new DisconnectReason(status, description, null, ClosedByGateway: true) { Kind = DisconnectKind.ServerClosed };
     }
 
-    private async Task<DisconnectReason> RejectOversizedAsync(ClientWebSocket socket, UpstreamConnection connection)
+    private async Task<DisconnectReason> RejectOversizedAsync(WebSocket socket, UpstreamConnection connection)
     {
         var sequence = ++_sequence;
         Status.AddReceived(Options.MaxMessageSize);

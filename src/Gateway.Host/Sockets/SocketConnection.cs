@@ -166,7 +166,7 @@ internal sealed partial class SocketConnection
                 SetState(SocketState.Connecting, attempt);
                 _metrics.ConnectionAttempt(Name, Status.Protocol);
                 using var span = GatewayTelemetry.StartConnectAttempt(Name, Status.Protocol, _displayUrl, attempt);
-                ClientWebSocket socket;
+                WebSocket socket;
                 try
                 {
                     socket = await _connector.ConnectAsync(Name, Options, _connectUrl, _protocol.SubProtocols(Options), attempt, _stopping.Token).ConfigureAwait(false);
@@ -237,7 +237,7 @@ internal sealed partial class SocketConnection
 
     /// <summary>One connection, from the upgrade to its end.</summary>
     /// <returns>When it became Ready; <see langword="null"/> if its handshake never completed.</returns>
-    private async Task<long?> RunConnectionAsync(ClientWebSocket socket, bool isReconnect, Activity? span)
+    private async Task<long?> RunConnectionAsync(WebSocket socket, bool isReconnect, Activity? span)
     {
         var connection = new UpstreamConnection(Name, ++_connectionNumber, _displayUrl, socket.SubProtocol, _time.GetUtcNow());
         GatewayTelemetry.Upgraded(span, connection.Number, socket.SubProtocol);

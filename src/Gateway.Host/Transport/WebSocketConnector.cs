@@ -11,7 +11,8 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Gateway.Host.Transport;
 
 /// <summary>
-/// Opens <see cref="ClientWebSocket"/>s over one shared <see cref="HttpMessageInvoker"/> (one for
+/// Opens WebSockets (the gateway's own, or <see cref="ClientWebSocket"/> when a socket's
+/// <c>Transport</c> says so) over one shared <see cref="HttpMessageInvoker"/> (one for
 /// sockets that opt out of certificate validation). Proxies come from the usual environment
 /// variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY). Runs the socket's connect hook, if it
 /// has one, before each attempt.
@@ -29,7 +30,7 @@ internal sealed class WebSocketConnector(IServiceProvider services) : IDisposabl
     /// <param name="protocolSubProtocols">The protocol's subprotocols, offered before the configured ones.</param>
     /// <param name="attempt">The socket's attempt number, for its connect hook.</param>
     /// <param name="cancellationToken">The socket is stopping.</param>
-    public async Task<ClientWebSocket> ConnectAsync(string socketName, SocketOptions options, Uri url, IReadOnlyList<string> protocolSubProtocols, int attempt, CancellationToken cancellationToken)
+    public async Task<WebSocket> ConnectAsync(string socketName, SocketOptions options, Uri url, IReadOnlyList<string> protocolSubProtocols, int attempt, CancellationToken cancellationToken)
     {
         if (!url.IsAbsoluteUri)
         {
@@ -44,6 +45,33 @@ internal sealed class WebSocketConnector(IServiceProvider services) : IDisposabl
             url = await ConnectHookInvoker.RunAsync(hook, hookName, socketName, attempt, url, headers, options.ConnectTimeout, cancellationToken).ConfigureAwait(false);
         }
 
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
+        var invoker = options.DangerousAcceptAnyServerCertificate ? _insecureInvoker.Value : _invoker;
+        try
+        {
+            if (options.Transport == SocketTransport.ClientWebSocket)
+            {
+                return await ConnectClientWebSocketAsync(invoker, url, options, headers, protocolSubProtocols, timeout.Token).ConfigureAwait(false);
+            }
+
+            var (stream, subProtocol) = await WebSocketUpgrade.UpgradeAsync(invoker, url, headers, [.. protocolSubProtocols, .. options.SubProtocols], timeout.Token).ConfigureAwait(false);
+            return WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
+            {
+                IsServer = false,
+                SubProtocol = subProtocol,
+                KeepAliveInterval = options.KeepAliveInterval,
+                KeepAliveTimeout = options.KeepAliveTimeout > TimeSpan.Zero ? options.KeepAliveTimeout : Timeout.InfiniteTimeSpan,
+            });
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ConnectException($"no handshake within ConnectTimeout ({options.ConnectTimeout.TotalSeconds:0.###} s)", null, "timeout");
+        }
+    }
+
+    private static async Task<WebSocket> ConnectClientWebSocketAsync(HttpMessageInvoker invoker, Uri url, SocketOptions options, Dictionary<string, string> headers, IReadOnlyList<string> protocolSubProtocols, CancellationToken cancellationToken)
+    {
         var socket = new ClientWebSocket();
         try
         {
@@ -53,16 +81,9 @@ internal sealed class WebSocketConnector(IServiceProvider services) : IDisposabl
             }
 
             Configure(socket.Options, options, headers);
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(options.ConnectTimeout);
-            var invoker = options.DangerousAcceptAnyServerCertificate ? _insecureInvoker.Value : _invoker;
             try
             {
-                await socket.ConnectAsync(url, invoker, timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new ConnectException($"no handshake within ConnectTimeout ({options.ConnectTimeout.TotalSeconds:0.###} s)", null, "timeout");
+                await socket.ConnectAsync(url, invoker, cancellationToken).ConfigureAwait(false);
             }
             catch (WebSocketException ex) when (socket.HttpStatusCode is not (0 or HttpStatusCode.SwitchingProtocols))
             {

@@ -1,0 +1,104 @@
+using System.Net;
+using System.Net.Http;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Gateway.Host.Transport;
+
+/// <summary>
+/// The RFC 6455 opening handshake over an <see cref="HttpMessageInvoker"/>, as <c>ClientWebSocket</c>
+/// does it (so proxies, TLS and the connection's HTTP status work the same): a GET with the upgrade
+/// headers, a 101 answer whose <c>Sec-WebSocket-Accept</c> matches the key, then the connection's
+/// stream.
+/// </summary>
+internal static class WebSocketUpgrade
+{
+    private const string AcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+    /// <summary>Upgrades, or throws <see cref="ConnectException"/> saying what the server answered.</summary>
+    /// <param name="url">A ws:// or wss:// URL: the handler tunnels ws:// through a proxy as ClientWebSocket does.</param>
+    /// <returns>The upgraded connection's stream and the subprotocol the server chose.</returns>
+    public static async Task<(Stream Stream, string? SubProtocol)> UpgradeAsync(
+        HttpMessageInvoker invoker, Uri url, IReadOnlyDictionary<string, string> headers, IReadOnlyList<string> subProtocols, CancellationToken cancellationToken)
+    {
+        var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
+        using var request = new HttpRequestMessage(HttpMethod.Get, url) { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        foreach (var (name, value) in headers)
+        {
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        request.Headers.TryAddWithoutValidation("Connection", "Upgrade");
+        request.Headers.TryAddWithoutValidation("Upgrade", "websocket");
+        request.Headers.TryAddWithoutValidation("Sec-WebSocket-Version", "13");
+        request.Headers.TryAddWithoutValidation("Sec-WebSocket-Key", key);
+        if (subProtocols.Count > 0)
+        {
+            request.Headers.TryAddWithoutValidation("Sec-WebSocket-Protocol", string.Join(", ", subProtocols));
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            var root = ex.GetBaseException();
+            throw new ConnectException(root.Message, null, root.GetType().Name, ex);
+        }
+
+        try
+        {
+            var status = (int)response.StatusCode;
+            if (response.StatusCode != HttpStatusCode.SwitchingProtocols)
+            {
+                throw new ConnectException($"handshake refused with HTTP {status}", status, $"http_{status}");
+            }
+
+            if (!HasToken(response, "Upgrade", "websocket") || !HasToken(response, "Connection", "upgrade"))
+            {
+                throw new ConnectException("handshake failed: the 101 answer lacks 'Upgrade: websocket' and 'Connection: Upgrade'", status, "handshake_headers");
+            }
+
+            var accept = response.Headers.TryGetValues("Sec-WebSocket-Accept", out var values) ? string.Join(",", values) : null;
+            if (accept != ExpectedAccept(key))
+            {
+                throw new ConnectException($"handshake failed: Sec-WebSocket-Accept '{accept}' does not match the key sent", status, "handshake_accept");
+            }
+
+            string? subProtocol = null;
+            if (response.Headers.TryGetValues("Sec-WebSocket-Protocol", out var chosen))
+            {
+                subProtocol = string.Join(",", chosen).Trim();
+                if (!subProtocols.Contains(subProtocol, StringComparer.Ordinal))
+                {
+                    throw new ConnectException($"handshake failed: the server chose subprotocol '{subProtocol}', which was not offered", status, "handshake_subprotocol");
+                }
+            }
+
+            if (response.Headers.Contains("Sec-WebSocket-Extensions"))
+            {
+                throw new ConnectException("handshake failed: the server chose an extension, which was not offered", status, "handshake_extension");
+            }
+
+            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            return (stream, subProtocol);
+        }
+        catch
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+#pragma warning disable CA5350 // RFC 6455 section 4.2.2 defines the accept value with SHA-1; it is a checksum here, not security.
+    private static string ExpectedAccept(string key)
+        => Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key + AcceptGuid)));
+#pragma warning restore CA5350
+
+    private static bool HasToken(HttpResponseMessage response, string header, string token)
+        => response.Headers.TryGetValues(header, out var values)
+            && values.SelectMany(v => v.Split(',')).Any(v => v.Trim().Equals(token, StringComparison.OrdinalIgnoreCase));
+}
