@@ -49,6 +49,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
             UseShellExecute = false,
         };
         info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        info.Environment["Gateway__Defaults__Transport"] = Gateway.Testing.TestTransport.Name;
         foreach (var (key, value) in environment)
         {
             info.Environment[key] = value.Replace("{dir}", directory.FullName, StringComparison.Ordinal);

@@ -83,7 +83,7 @@ public sealed class GatewayTestHost : IAsyncDisposable
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing", ContentRootPath = AppContext.BaseDirectory });
         builder.Configuration.Sources.Clear();
-        var source = new ReloadableConfigurationSource(configuration);
+        var source = new ReloadableConfigurationSource(TestTransport.Apply(configuration));
         ((IConfigurationBuilder)builder.Configuration).Add(source);
         builder.Logging.ClearProviders().AddFakeLogging().SetMinimumLevel(LogLevel.Debug);
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
@@ -129,7 +129,7 @@ public sealed class GatewayTestHost : IAsyncDisposable
         Supervisor.ReloadProcessed += OnProcessed;
         try
         {
-            _configuration.Replace(configuration);
+            _configuration.Replace(TestTransport.Apply(configuration));
             return await processed.Task.WaitAsync(TimeSpan.FromSeconds(30));
         }
         finally

@@ -31,7 +31,8 @@ public sealed class UpstreamServer : IAsyncDisposable
     public int Port { get; private set; }
 
     /// <summary>Connections accepted so far (across restarts).</summary>
-    public int ConnectionCount => Volatile.Read(ref _connectionCount);
+    /// <summary>Sessions accepted so far; counted when <see cref="LastSession"/> already shows the newest.</summary>
+    public int ConnectionCount => Sessions.Count;
 
     public ConcurrentQueue<UpstreamSession> Sessions { get; } = new();
 

@@ -46,6 +46,9 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 
     public IReadOnlyList<string> Groups { get; init; } = [];
 
+    /// <summary>The WebSocket implementation in use (<c>Transport</c>).</summary>
+    public string Transport { get; init; } = string.Empty;
+
     public long FramesReceived => Volatile.Read(ref _framesReceived);
 
     public long FramesDropped => Volatile.Read(ref _framesDropped);
@@ -164,7 +167,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
         lock (_lock)
         {
             return new SocketStatusSnapshot(
-                Name, _state, _stateDetail, _since, Protocol, Required, Url, _attempt, _reconnects, _lastConnectedAt,
+                Name, _state, _stateDetail, _since, Protocol, Transport, Required, Url, _attempt, _reconnects, _lastConnectedAt,
                 _lastCloseStatus, _lastCloseDescription, _lastDisconnect, _lastDisconnectReason, _lastClosedBy, _lastError, _lastHttpStatus,
                 FramesReceived, FramesHandled, FramesSent, QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups,
                 Volatile.Read(ref _failing));
@@ -179,6 +182,7 @@ internal sealed record SocketStatusSnapshot(
     string? StateDetail,
     DateTimeOffset Since,
     string Protocol,
+    string Transport,
     bool Required,
     string Url,
     int ReconnectAttempt,

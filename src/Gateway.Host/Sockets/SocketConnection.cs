@@ -64,7 +64,7 @@ internal sealed partial class SocketConnection
         _metrics = metrics;
         _time = time;
         _logger = loggerFactory.CreateLogger<SocketConnection>();
-        Status = new SocketStatus(name, options.Protocol.ToString(), options.Required, _displayUrl.ToString()) { Groups = options.Groups };
+        Status = new SocketStatus(name, options.Protocol.ToString(), options.Required, _displayUrl.ToString()) { Groups = options.Groups, Transport = options.Transport.ToString() };
         Outbound = new OutboundPipeline(name, options, encoder, metrics, Status, time, loggerFactory.CreateLogger<OutboundPipeline>());
         Dispatcher = new FrameDispatcher(name, options.Queue, pipeline, _pool, metrics, Status, time, loggerFactory.CreateLogger<FrameDispatcher>());
     }

@@ -27,6 +27,7 @@ public sealed class HandshakeAndSendTests
 
         // Credentials and query values never reach logs or health output.
         var json = await gateway.Http.GetStringAsync("/health/ready");
+        Assert.Contains($"\"transport\":\"{TestTransport.Name}\"", json, StringComparison.Ordinal);
         foreach (var text in gateway.Logs.GetSnapshot().Select(e => e.Message).Append(json))
         {
             Assert.DoesNotContain("s3cret-pw", text, StringComparison.Ordinal);
