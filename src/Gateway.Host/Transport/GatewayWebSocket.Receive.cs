@@ -44,6 +44,9 @@ internal sealed partial class GatewayWebSocket
         Pong = 0xA,
     }
 
+    /// <summary>Whether a receive buffer is rented (bytes are buffered or a read into it is pending); for tests.</summary>
+    internal bool HoldsReceiveBuffer => _receiveBuffer is not null;
+
     public override ValueTask<ValueWebSocketReceiveResult> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         try

@@ -58,6 +58,9 @@ internal sealed partial class GatewayWebSocket : WebSocket
 
     public override WebSocketCloseStatus? CloseStatus => _closeStatus;
 
+    /// <summary>A keep-alive ping is waiting for its pong; for tests.</summary>
+    internal bool PingOutstanding => _pingOutstanding;
+
     public override string? CloseStatusDescription => _closeStatusDescription;
 
     public override WebSocketState State => _state;

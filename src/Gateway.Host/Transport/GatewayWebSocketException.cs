@@ -42,5 +42,5 @@ internal sealed class GatewayWebSocketException : Exception
 
     /// <summary>The <see cref="WebSocketException"/> to throw: same message, this as its inner exception.</summary>
     public static WebSocketException Throwable(string message, WebSocketCloseStatus sentCloseStatus)
-        => new(WebSocketError.Faulted, message, GatewayWebSocketException.Throwable(message, sentCloseStatus));
+        => new(WebSocketError.Faulted, message, new GatewayWebSocketException(message, sentCloseStatus));
 }
