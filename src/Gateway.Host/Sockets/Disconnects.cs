@@ -27,6 +27,9 @@ internal static class Disconnects
 
             // The transport's own words already say what the gateway did.
             DisconnectKind.ProtocolError or DisconnectKind.KeepAliveTimeout when text is not null => text,
+            // The gateway's transport says it already ("connection closed by the server without a close frame").
+            DisconnectKind.ConnectionLost when reason.Error is WebSocketException { WebSocketErrorCode: WebSocketError.ConnectionClosedPrematurely } closed
+                && closed.Message.Contains("without a close frame", StringComparison.Ordinal) => closed.Message,
             DisconnectKind.ConnectionLost or DisconnectKind.Unknown when reason.Error is { } error => $"connection lost without a close frame: {error.Message}",
             DisconnectKind.ConnectionLost => "connection lost without a close frame",
             _ when !reason.ClosedByGateway => text ?? reason.Error?.Message ?? "connection ended",
@@ -38,9 +41,10 @@ internal static class Disconnects
     /// <summary>A connection that ended in an exception: the transport's words when it has them.</summary>
     public static DisconnectReason FromError(Exception error, bool stopping)
     {
-        if ((error as Transport.ConnectionFaultException ?? error.InnerException as Transport.ConnectionFaultException) is { } fault)
+        if (Transport.GatewayWebSocketException.Of(error) is { } fault)
         {
-            return new DisconnectReason(fault.SentCloseStatus, fault.Message, null, ClosedByGateway: true) { Kind = fault.Kind };
+            var sent = fault.SentCloseStatus == WebSocketCloseStatus.Empty ? (WebSocketCloseStatus?)null : fault.SentCloseStatus;
+            return new DisconnectReason(sent, fault.Message, error, ClosedByGateway: true) { Kind = stopping ? DisconnectKind.Stopping : fault.Kind };
         }
 
         // ClientWebSocket (the fallback transport) says only "Aborted" for most faults; its keep-alive timeout it does name.

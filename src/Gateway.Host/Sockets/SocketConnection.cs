@@ -118,9 +118,13 @@ internal sealed partial class SocketConnection
             return;
         }
 
-        // The session's clock stands still while reads wait for queue room: a heart-beat answer that
-        // cannot be read yet is not a missing one.
-        live.Session.OnTick(now - (Dispatcher.RoomWaitTicks(now) - live.RoomWaitAtStart));
+        // The session's clock stands still while reads wait for queue room: a heart-beat answer (or a
+        // pong) that cannot be read yet is not a missing one.
+        var readingNow = now - (Dispatcher.RoomWaitTicks(now) - live.RoomWaitAtStart);
+        live.Session.OnTick(readingNow);
+
+        // The gateway's transport has no timer of its own: keep-alive pings and their deadline run from here.
+        (live.Socket as GatewayWebSocket)?.KeepAlive(readingNow, Options.KeepAliveInterval, Options.KeepAliveTimeout, _time);
         Outbound.OnTick(now);
         if (Options.NoMessageTimeout is not { } limit || Dispatcher.IsWaitingForRoom)
         {

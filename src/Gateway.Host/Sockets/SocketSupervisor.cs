@@ -43,6 +43,8 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
     private volatile GatewayOptions _applied = new();
     private IDisposable? _subscription;
     private ConfigurationFileWatch? _fileWatch;
+    private readonly CancellationTokenSource _watchdogStop = new();
+    private Task _watchdog = Task.CompletedTask;
 
     public SocketSupervisor(IOptionsMonitor<GatewayOptions> monitor, GatewayOptionsValidator validator, IServiceProvider services, WebSocketConnector connector, GatewayMetrics metrics, SocketHealthTracker tracker, TimeProvider time, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
     {
@@ -123,7 +125,8 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var watchdog = RunWatchdogAsync(stoppingToken);
+        // The watchdog outlives this loop: keep-alive and heart-beat deadlines still run while the sockets stop.
+        _watchdog = RunWatchdogAsync(_watchdogStop.Token);
         try
         {
             await foreach (var _ in _reloadSignal.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
@@ -134,8 +137,6 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-
-        await watchdog.ConfigureAwait(false);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
@@ -146,6 +147,8 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
         var timeout = _applied.ShutdownTimeout;
         Log.Stopping(_logger, _connections.Count, timeout);
         await Task.WhenAll(_connections.Values.Select(c => StopConnectionAsync(c, timeout))).ConfigureAwait(false);
+        await _watchdogStop.CancelAsync().ConfigureAwait(false);
+        await _watchdog.ConfigureAwait(false);
     }
 
     private async Task ReloadAsync()
@@ -288,6 +291,12 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
         {
             _tracker.Remove(connection.Status);
         }
+    }
+
+    public override void Dispose()
+    {
+        _watchdogStop.Dispose();
+        base.Dispose();
     }
 
     // One timer for all sockets, rather than one per connection, drives heart-beats, handshake and

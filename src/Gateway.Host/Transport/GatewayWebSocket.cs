@@ -87,6 +87,14 @@ internal sealed partial class GatewayWebSocket : WebSocket
             return;
         }
 
+        if (_state == WebSocketState.CloseSent && !_pingOutstanding)
+        {
+            // Our close is as good as a ping: a peer that does not answer it within the timeout is dead too.
+            _pingOutstanding = true;
+            _pingSentTimestamp = nowTimestamp;
+            return;
+        }
+
         if (_pingOutstanding)
         {
             if (timeout > TimeSpan.Zero && time.GetElapsedTime(_pingSentTimestamp, nowTimestamp) > timeout)
@@ -313,7 +321,7 @@ internal sealed partial class GatewayWebSocket : WebSocket
     /// <summary>Fails a receive or send that found the socket aborted, the way the platform's socket does.</summary>
     private Exception AbortedException(Exception inner, CancellationToken cancellationToken)
         => _abortReason is { } reason
-            ? GatewayWebSocketException.Throwable(reason, WebSocketCloseStatus.Empty)
+            ? GatewayWebSocketException.Throwable(reason, WebSocketCloseStatus.Empty, DisconnectKind.KeepAliveTimeout)
             : new OperationCanceledException(nameof(WebSocketState.Aborted), inner, cancellationToken);
 
     private void MarkAborted()
@@ -331,7 +339,7 @@ internal sealed partial class GatewayWebSocket : WebSocket
     {
         if (_abortReason is { } reason && _state == WebSocketState.Aborted)
         {
-            throw GatewayWebSocketException.Throwable(reason, WebSocketCloseStatus.Empty);
+            throw GatewayWebSocketException.Throwable(reason, WebSocketCloseStatus.Empty, DisconnectKind.KeepAliveTimeout);
         }
 
         ThrowOnInvalidState(_state, validStates);

@@ -24,11 +24,15 @@ internal sealed class GatewayWebSocketException : Exception
     {
     }
 
-    public GatewayWebSocketException(string message, WebSocketCloseStatus sentCloseStatus)
+    public GatewayWebSocketException(string message, WebSocketCloseStatus sentCloseStatus, DisconnectKind kind)
         : base(message)
     {
         SentCloseStatus = sentCloseStatus;
+        Kind = kind;
     }
+
+    /// <summary><see cref="DisconnectKind.ProtocolError"/>, or <see cref="DisconnectKind.KeepAliveTimeout"/> for a missing pong.</summary>
+    public DisconnectKind Kind { get; } = DisconnectKind.ProtocolError;
 
     /// <summary>
     /// The close code the gateway sent (or had already sent) to the server; <see cref="WebSocketCloseStatus.Empty"/>
@@ -41,6 +45,6 @@ internal sealed class GatewayWebSocketException : Exception
     public static GatewayWebSocketException? Of(Exception exception) => exception?.InnerException as GatewayWebSocketException;
 
     /// <summary>The <see cref="WebSocketException"/> to throw: same message, this as its inner exception.</summary>
-    public static WebSocketException Throwable(string message, WebSocketCloseStatus sentCloseStatus)
-        => new(WebSocketError.Faulted, message, new GatewayWebSocketException(message, sentCloseStatus));
+    public static WebSocketException Throwable(string message, WebSocketCloseStatus sentCloseStatus, DisconnectKind kind = DisconnectKind.ProtocolError)
+        => new(WebSocketError.Faulted, message, new GatewayWebSocketException(message, sentCloseStatus, kind));
 }

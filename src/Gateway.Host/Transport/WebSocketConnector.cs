@@ -56,13 +56,7 @@ internal sealed class WebSocketConnector(IServiceProvider services) : IDisposabl
             }
 
             var (stream, subProtocol) = await WebSocketUpgrade.UpgradeAsync(invoker, url, headers, [.. protocolSubProtocols, .. options.SubProtocols], timeout.Token).ConfigureAwait(false);
-            return WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
-            {
-                IsServer = false,
-                SubProtocol = subProtocol,
-                KeepAliveInterval = options.KeepAliveInterval,
-                KeepAliveTimeout = options.KeepAliveTimeout > TimeSpan.Zero ? options.KeepAliveTimeout : Timeout.InfiniteTimeSpan,
-            });
+            return new GatewayWebSocket(stream, subProtocol);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

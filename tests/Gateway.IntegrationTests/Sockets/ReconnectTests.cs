@@ -59,6 +59,11 @@ public sealed class ReconnectTests
         var reason = gateway.Recorder.DisconnectReasons.First();
         Assert.Null(reason.CloseStatus);
         Assert.NotNull(reason.Error);
+        Assert.Equal(DisconnectKind.ConnectionLost, reason.Kind);
+        var status = gateway.Status("a");
+        Assert.Equal("connection_lost", status.LastDisconnectReason);
+        Assert.Equal("neither", status.LastClosedBy);
+        Assert.StartsWith("connection", status.LastDisconnect, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -249,5 +254,10 @@ public sealed class ReconnectTests
         var reason = gateway.Recorder.DisconnectReasons.First();
         Assert.Null(reason.CloseStatus);
         Assert.NotNull(reason.Error);
+        Assert.Equal(DisconnectKind.KeepAliveTimeout, reason.Kind);
+        if (!TestTransport.IsClientWebSocket)
+        {
+            Assert.Equal("no pong within KeepAliveTimeout 0.5 s", reason.CloseDescription);
+        }
     }
 }
