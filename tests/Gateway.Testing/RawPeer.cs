@@ -166,7 +166,8 @@ public sealed class RawPeerSession : IDisposable
 {
     private readonly TcpClient _client;
     private readonly NetworkStream _stream;
-    private readonly byte[] _buffer = new byte[64 * 1024];
+    private const int MaxFrame = 16 * 1024 * 1024;
+    private byte[] _buffer = new byte[64 * 1024];
     private int _start;
     private int _end;
     private int _disposed;
@@ -286,9 +287,9 @@ public sealed class RawPeerSession : IDisposable
             10 => (long)BinaryPrimitives.ReadUInt64BigEndian(_buffer.AsSpan(_start + 2)),
             _ => length,
         };
-        if (length > _buffer.Length - 14)
+        if (length > MaxFrame)
         {
-            throw new InvalidDataException($"client frame of {length} bytes is larger than this peer reads");
+            throw new InvalidDataException($"client frame of {length} bytes is larger than this peer reads ({MaxFrame})");
         }
 
         var maskAt = _start + header;
@@ -398,6 +399,15 @@ public sealed class RawPeerSession : IDisposable
 
     private async Task<bool> EnsureAsync(int count, CancellationToken cancellationToken)
     {
+        if (count > _buffer.Length)
+        {
+            var larger = new byte[Math.Max(count, _buffer.Length * 2)];
+            Buffer.BlockCopy(_buffer, _start, larger, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+            _buffer = larger;
+        }
+
         while (_end - _start < count)
         {
             if (!await FillAsync(cancellationToken))
