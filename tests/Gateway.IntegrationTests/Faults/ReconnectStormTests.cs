@@ -26,7 +26,7 @@ public sealed class ReconnectStormTests
             await s.StayOpenAsync();
         });
         peer.DropOnAccept = true; // accept the TCP connection, then reset it before reading the request
-        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", peer.Url(),
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Set("Gateway:ShutdownTimeout", "00:00:01").Socket("a", peer.Url(),
             ("Reconnect:MinDelay", "00:00:00.001"), ("Reconnect:MaxDelay", "00:00:00.001")));
 
         // Warm up (JIT, pools, the thread pool's first growth), then sample.

@@ -61,7 +61,7 @@ public sealed class StalledPeerTests
             stalled.TrySetResult(s);
             await s.StayOpenAsync(); // never reads again
         });
-        var gateway = GatewayTestHost.Create(new TestConfig().Socket("a", peer.Url(), Settings("Reject")));
+        var gateway = GatewayTestHost.Create(new TestConfig().Set("Gateway:ShutdownTimeout", "00:00:01").Socket("a", peer.Url(), Settings("Reject")));
         using var dropped = gateway.CollectMetric<long>("gateway.outbound.dropped");
         using var rejected = gateway.CollectMetric<long>("gateway.outbound.rejected");
         await using var _ = gateway;
@@ -109,7 +109,7 @@ public sealed class StalledPeerTests
                 receivedLater.Enqueue(BinaryPrimitives.ReadInt32BigEndian(frame.Payload));
             }
         });
-        var gateway = GatewayTestHost.Create(new TestConfig().Socket("a", peer.Url(), Settings("Buffer")));
+        var gateway = GatewayTestHost.Create(new TestConfig().Set("Gateway:ShutdownTimeout", "00:00:01").Socket("a", peer.Url(), Settings("Buffer")));
         using var dropped = gateway.CollectMetric<long>("gateway.outbound.dropped");
         await using var _ = gateway;
         await gateway.StartAsync();
