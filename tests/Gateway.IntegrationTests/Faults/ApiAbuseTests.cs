@@ -82,7 +82,7 @@ public sealed class ApiAbuseTests
         yield return new("reconnect without a key", HttpMethod.Post, "/sockets/up/reconnect", null, null, HttpStatusCode.Unauthorized);
         yield return new("unknown socket without a key", HttpMethod.Post, "/sockets/nope/messages", Text("x", "text/plain"), null, HttpStatusCode.Unauthorized);
         yield return new("reconnect an unknown socket", HttpMethod.Post, "/sockets/nope/reconnect", null, Key, HttpStatusCode.NotFound);
-        yield return new("reconnect with a body", HttpMethod.Post, "/sockets/up/reconnect", Text("{\"force\":true}", "application/json"), Key, HttpStatusCode.Accepted, HttpStatusCode.Conflict);
+        yield return new("reconnect with a body", HttpMethod.Post, "/sockets/up/reconnect", Text("{\"force\":true}", "application/json"), Key, HttpStatusCode.Accepted);
     }
 
     [Fact]
@@ -127,8 +127,8 @@ public sealed class ApiAbuseTests
         var port = gateway.Http.BaseAddress!.Port;
         foreach (var (name, raw, expected) in RawCases())
         {
-            var status = await SendRawAsync(port, raw);
-            if (status is >= 500 || (status is { } code && !expected.Contains(code)))
+            var status = await SendRawAsync(port, raw, expectAnswer: expected.Length > 0);
+            if (expected.Length > 0 && (status is not { } code || !expected.Contains(code)))
             {
                 failures.Add($"{name}: {status}, expected {string.Join(" or ", expected)}");
             }
@@ -136,7 +136,8 @@ public sealed class ApiAbuseTests
 
         Assert.True(failures.Count == 0, string.Join('\n', failures));
         Assert.DoesNotContain(gateway.Logs.GetSnapshot(), r => r.Level >= Microsoft.Extensions.Logging.LogLevel.Error);
-        Assert.Equal(SocketState.Ready, gateway.Status("up").State); // the API's abuse did not disturb the socket
+        // The first connection and the one reconnect a case asked for: nothing else disturbed the socket.
+        await Eventually.TrueAsync(() => up.ConnectionCount == 2 && gateway.Status("up").State == SocketState.Ready, "up is Ready on its second connection");
     }
 
     /// <summary>Requests as bytes; the expected status codes (an empty list: no answer is fine, the client broke off).</summary>
@@ -145,22 +146,30 @@ public sealed class ApiAbuseTests
         static byte[] Latin1(string s) => Encoding.Latin1.GetBytes(s);
         yield return ("non-ASCII API key", Latin1($"POST /sockets/up/messages HTTP/1.1\r\nHost: a\r\nX-Api-Key: k\u00e9y\r\nContent-Type: text/plain\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx"), [400, 401]);
         yield return ("garbage request line", Latin1("GARBAGE\r\n\r\n"), [400]);
-        yield return ("HTTP/1.0 without Host", Latin1("GET /sockets HTTP/1.0\r\n\r\n"), [200, 400]);
-        yield return ("Content-Length that is not a number", Latin1($"POST /sockets/up/messages HTTP/1.1\r\nHost: a\r\nX-Api-Key: {Key}\r\nContent-Type: text/plain\r\nContent-Length: lots\r\n\r\nx"), [400]);
+        yield return ("HTTP/1.0 without Host", Latin1("GET /sockets HTTP/1.0\r\n\r\n"), [200]);
+        yield return ("Content-Length that is not a number", Latin1($"POST /sockets/up/messages HTTP/1.1\r\nHost: a\r\nX-Api-Key: {Key}\r\nContent-Type: text/plain\r\nContent-Length: lots\r\nConnection: close\r\n\r\nx"), [400]);
         yield return ("body shorter than its Content-Length, then closed", Latin1($"POST /sockets/up/messages HTTP/1.1\r\nHost: a\r\nX-Api-Key: {Key}\r\nContent-Type: text/plain\r\nContent-Length: 50\r\n\r\nabc"), []);
     }
 
-    /// <summary>Writes <paramref name="request"/>, half-closes, and returns the status of the answer (null: the server closed without one).</summary>
-    private static async Task<int?> SendRawAsync(int port, byte[] request)
+    /// <summary>
+    /// Writes <paramref name="request"/> and returns the status of the answer (null: the server closed without one).
+    /// With no expected status, the client goes away right after writing (Kestrel takes a half-close for that too).
+    /// </summary>
+    private static async Task<int?> SendRawAsync(int port, byte[] request, bool expectAnswer)
     {
         using var client = new System.Net.Sockets.TcpClient();
         await client.ConnectAsync(IPAddress.Loopback, port);
         var stream = client.GetStream();
         await stream.WriteAsync(request);
-        client.Client.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+        if (!expectAnswer)
+        {
+            return null;
+        }
+
         using var reader = new StreamReader(stream, Encoding.Latin1);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         var line = await reader.ReadLineAsync(timeout.Token);
+
         return line is { Length: >= 12 } && line.StartsWith("HTTP/1.", StringComparison.Ordinal) ? int.Parse(line.AsSpan(9, 3), System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
