@@ -21,7 +21,7 @@ namespace Gateway.Testing;
 /// </remarks>
 public sealed class RawPeer : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Func<RawPeerSession, Task>? _script;
     private readonly Channel<RawPeerSession> _accepted = Channel.CreateUnbounded<RawPeerSession>();
@@ -31,7 +31,11 @@ public sealed class RawPeer : IAsyncDisposable
     private int _connections;
     private int _scriptFailures;
 
-    private RawPeer(Func<RawPeerSession, Task>? script) => _script = script;
+    private RawPeer(Func<RawPeerSession, Task>? script, int port)
+    {
+        _script = script;
+        _listener = new TcpListener(IPAddress.Loopback, port);
+    }
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
@@ -50,11 +54,21 @@ public sealed class RawPeer : IAsyncDisposable
     public static RawPeer Start() => StartCore(null);
 
     /// <summary>A peer that runs <paramref name="script"/> on every accepted connection.</summary>
-    public static RawPeer Start(Func<RawPeerSession, Task> script) => StartCore(script);
+    /// <param name="script">What the peer does with each connection.</param>
+    /// <param name="port">0 for any free port; a given one to come up where connections were refused so far.</param>
+    public static RawPeer Start(Func<RawPeerSession, Task> script, int port = 0) => StartCore(script, port);
 
-    private static RawPeer StartCore(Func<RawPeerSession, Task>? script)
+    /// <summary>A free port on 127.0.0.1 with nothing listening: connections to it are refused.</summary>
+    public static int RefusingPort()
     {
-        var peer = new RawPeer(script);
+        using var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
+    private static RawPeer StartCore(Func<RawPeerSession, Task>? script, int port = 0)
+    {
+        var peer = new RawPeer(script, port);
         peer._listener.Start(backlog: 512);
         peer._accepting = Task.Run(peer.AcceptLoopAsync);
         return peer;
