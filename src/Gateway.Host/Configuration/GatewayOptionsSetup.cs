@@ -35,7 +35,7 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
         }
 
         var shutdownTimeout = section.GetSection(nameof(GatewayOptions.ShutdownTimeout));
-        if (shutdownTimeout.Value is not null && TryConvert(shutdownTimeout, typeof(TimeSpan), errors, out var timeout))
+        if ((shutdownTimeout.Value is not null || shutdownTimeout.GetChildren().Any()) && TryConvert(shutdownTimeout, typeof(TimeSpan), errors, out var timeout))
         {
             options.ShutdownTimeout = (TimeSpan)timeout!;
         }
@@ -60,6 +60,14 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
     private static void Bind(IConfigurationSection section, object target, List<string> errors)
     {
         var type = target.GetType();
+
+        // A value where keys are expected ("Reconnect": 5, "Api": "key"): never silently ignored. The value
+        // is not repeated, as it may be a secret.
+        if (!string.IsNullOrEmpty(section.Value))
+        {
+            errors.Add($"{section.Path}: a single value where a section of keys is expected");
+        }
+
         foreach (var child in section.GetChildren())
         {
             var property = type.GetProperty(child.Key, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
@@ -74,8 +82,18 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
             switch (current)
             {
                 case IDictionary<string, string> dictionary:
+                    if (!string.IsNullOrEmpty(child.Value))
+                    {
+                        errors.Add($"{child.Path}: a single value where a section of names and values is expected");
+                    }
+
                     foreach (var item in child.GetChildren())
                     {
+                        if (IsSectionNotValue(item, errors))
+                        {
+                            continue;
+                        }
+
                         dictionary[item.Key] = item.Value ?? string.Empty;
                     }
 
@@ -83,12 +101,20 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
                 case IList list:
                     // A list the section sets replaces what an earlier layer (Defaults) put there.
                     list.Clear();
+                    if (!string.IsNullOrEmpty(child.Value))
+                    {
+                        errors.Add($"{child.Path}: a single value where a list is expected");
+                    }
+
                     var elementType = property.PropertyType.GetGenericArguments()[0];
                     foreach (var item in child.GetChildren())
                     {
                         if (elementType == typeof(string))
                         {
-                            list.Add(item.Value ?? string.Empty);
+                            if (!IsSectionNotValue(item, errors))
+                            {
+                                list.Add(item.Value ?? string.Empty);
+                            }
                         }
                         else
                         {
@@ -114,6 +140,18 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
         }
     }
 
+    /// <summary>A section of keys where a single value is expected ("Url": { "Host": "x" }): reported.</summary>
+    private static bool IsSectionNotValue(IConfigurationSection section, List<string> errors)
+    {
+        if (section.Value is null && section.GetChildren().Any())
+        {
+            errors.Add($"{section.Path}: a section of keys where a single value is expected");
+            return true;
+        }
+
+        return false;
+    }
+
     private static bool IsNestedOptions(Type type)
         => type.IsClass && type != typeof(string) && type != typeof(Uri) && !typeof(IEnumerable).IsAssignableFrom(type);
 
@@ -121,6 +159,12 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
     {
         var text = section.Value;
         var underlying = Nullable.GetUnderlyingType(type);
+        if (IsSectionNotValue(section, errors))
+        {
+            value = null;
+            return false;
+        }
+
         if (text is null)
         {
             // A key set to null (e.g. "Key": null) means unset: clear what can be cleared, keep defaults otherwise.

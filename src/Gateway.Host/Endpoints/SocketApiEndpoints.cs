@@ -139,13 +139,24 @@ internal static class SocketApiEndpoints
         using var body = new MemoryStream();
         var buffer = new byte[16 * 1024];
         int read;
-        while ((read = await request.Body.ReadAsync(buffer, request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
+        try
         {
-            body.Write(buffer, 0, read);
-            if (body.Length > maxMessageSize)
+            while ((read = await request.Body.ReadAsync(buffer, request.HttpContext.RequestAborted).ConfigureAwait(false)) > 0)
             {
-                return (default, TooLarge(maxMessageSize));
+                body.Write(buffer, 0, read);
+                if (body.Length > maxMessageSize)
+                {
+                    return (default, TooLarge(maxMessageSize));
+                }
             }
+        }
+        catch (BadHttpRequestException ex)
+        {
+            // The server's own request limits (a body over Kestrel's MaxRequestBodySize, a body cut short):
+            // the client's fault, answered with the server's status, not logged as an unhandled error.
+            return (default, ex.StatusCode == StatusCodes.Status413PayloadTooLarge
+                ? TooLarge(maxMessageSize, ex.Message)
+                : Results.Json(new { error = ex.Message }, statusCode: ex.StatusCode));
         }
 
         var bytes = body.ToArray();
@@ -157,8 +168,8 @@ internal static class SocketApiEndpoints
         return (isText ? OutboundMessage.Utf8Text(bytes) : OutboundMessage.Binary(bytes), null);
     }
 
-    private static IResult TooLarge(int maxMessageSize)
-        => Results.Json(new { status = SendStatus.TooLarge.ToString(), error = $"larger than MaxMessageSize ({maxMessageSize} bytes)" }, statusCode: StatusCodes.Status413PayloadTooLarge);
+    private static IResult TooLarge(int maxMessageSize, string? serverLimit = null)
+        => Results.Json(new { status = SendStatus.TooLarge.ToString(), error = serverLimit ?? $"larger than MaxMessageSize ({maxMessageSize} bytes)" }, statusCode: StatusCodes.Status413PayloadTooLarge);
 
     private static IResult UnknownSocket(string name)
         => Results.Json(new { socket = name, status = SendStatus.UnknownSocket.ToString(), error = $"no socket named '{name}'" }, statusCode: StatusCodes.Status404NotFound);

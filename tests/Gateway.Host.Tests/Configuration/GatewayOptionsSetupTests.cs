@@ -514,4 +514,41 @@ public sealed class GatewayOptionsSetupTests
         Assert.Empty(options.BindErrors);
         Assert.Equal(TimeSpan.FromSeconds(10), options.ShutdownTimeout);
     }
+
+    [Fact]
+    public void Configure_ValuesWhereSectionsAreExpectedAndTheReverse_EachReportedWithItsKeyNeverIgnored()
+    {
+        var json = """
+            { "Gateway": {
+                "ShutdownTimeout": { "a": 1 },
+                "Api": "secret-api-key",
+                "Sockets": { "feed": {
+                    "Url": { "Host": "x" },
+                    "Headers": { "X-A": { "nested": "y" } },
+                    "Handlers": { "x": { "y": 1 } },
+                    "Reconnect": 5,
+                    "OnConnect": "hello" } } } }
+            """;
+        var configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
+
+        var errors = Bind(configuration).BindErrors;
+
+        Assert.Contains("Gateway:ShutdownTimeout: a section of keys where a single value is expected", errors);
+        Assert.Contains("Gateway:Api: a single value where a section of keys is expected", errors);
+        Assert.Contains("Gateway:Sockets:feed:Url: a section of keys where a single value is expected", errors);
+        Assert.Contains("Gateway:Sockets:feed:Headers:X-A: a section of keys where a single value is expected", errors);
+        Assert.Contains("Gateway:Sockets:feed:Handlers:x: a section of keys where a single value is expected", errors);
+        Assert.Contains("Gateway:Sockets:feed:Reconnect: a single value where a section of keys is expected", errors);
+        Assert.Contains("Gateway:Sockets:feed:OnConnect: a single value where a list is expected", errors);
+        Assert.DoesNotContain(errors, e => e.Contains("secret-api-key", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Configure_EmptyListsAndSections_StillMeanUnsetWithoutErrors()
+    {
+        var json = """{ "Gateway": { "Api": {}, "Sockets": { "feed": { "Url": "ws://h/", "Handlers": [], "Headers": {}, "Reconnect": {}, "OnConnect": [] } } } }""";
+        var configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
+
+        Assert.Empty(Bind(configuration).BindErrors);
+    }
 }

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Host.Tests.Configuration;
 
-public sealed class GatewayOptionsValidatorTests
+public sealed partial class GatewayOptionsValidatorTests
 {
     private readonly GatewayOptionsValidator _validator;
 
