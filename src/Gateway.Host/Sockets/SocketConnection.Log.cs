@@ -13,8 +13,8 @@ internal sealed partial class SocketConnection
         [LoggerMessage(101, LogLevel.Information, "Socket {SocketName} connected to {Url} (connection {ConnectionNumber}, subprotocol {SubProtocol}).")]
         public static partial void Connected(ILogger logger, string socketName, Uri url, long connectionNumber, string? subProtocol);
 
-        [LoggerMessage(102, LogLevel.Warning, "Socket {SocketName} could not connect to {Url} (HTTP {HttpStatus}): {Error}")]
-        public static partial void ConnectFailed(ILogger logger, string socketName, Uri url, int? httpStatus, string error);
+        [LoggerMessage(102, LogLevel.Warning, "Socket {SocketName} could not connect to {Url}: {Error}")]
+        public static partial void ConnectFailed(ILogger logger, string socketName, Uri url, string error);
 
         [LoggerMessage(103, LogLevel.Warning, "Socket {SocketName} connection {ConnectionNumber} ended: {Disconnect} (reason {DisconnectReason}, close code {CloseStatus}, closed by {ClosedBy}).")]
         public static partial void Disconnected(ILogger logger, string socketName, long connectionNumber, string disconnect, string disconnectReason, int? closeStatus, string closedBy);

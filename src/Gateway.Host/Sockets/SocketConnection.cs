@@ -189,7 +189,7 @@ internal sealed partial class SocketConnection
                     GatewayTelemetry.Failed(span, ex, errorType, failure?.HttpStatus);
                     if (ShouldLogCycle())
                     {
-                        Log.ConnectFailed(_logger, Name, _displayUrl, failure?.HttpStatus, ex.Message);
+                        Log.ConnectFailed(_logger, Name, _displayUrl, ex.Message);
                     }
                     if (!await WaitBeforeRetryAsync(++attempt).ConfigureAwait(false))
                     {

@@ -81,13 +81,12 @@ internal sealed class WebSocketConnector(IServiceProvider services) : IDisposabl
             }
             catch (WebSocketException ex) when (socket.HttpStatusCode is not (0 or HttpStatusCode.SwitchingProtocols))
             {
-                var status = (int)socket.HttpStatusCode;
-                throw new ConnectException($"handshake refused with HTTP {status}", status, $"http_{status}", ex);
+                var location = socket.HttpResponseHeaders?.TryGetValue("Location", out var values) == true ? string.Join(",", values) : null;
+                throw ConnectException.Refused((int)socket.HttpStatusCode, location, ex);
             }
             catch (Exception ex) when (ex is WebSocketException or HttpRequestException)
             {
-                var root = ex.GetBaseException();
-                throw new ConnectException(root.Message, null, root.GetType().Name, ex);
+                throw ConnectException.From(ex);
             }
 
             socket.HttpResponseHeaders = null; // kept only for failed handshakes; ~0.3 KiB per idle socket
@@ -189,4 +188,32 @@ internal sealed class ConnectException(string message, int? httpStatus, string e
 
     /// <summary>A low-cardinality description for the <c>error.type</c> metric tag.</summary>
     public string ErrorType { get; } = errorType;
+
+    /// <summary>The server answered the upgrade with another status: "handshake refused with HTTP 301 (a redirect to ..., not followed)".</summary>
+    public static ConnectException Refused(int status, string? location, Exception? inner = null)
+    {
+        var why = status switch
+        {
+            >= 300 and < 400 => $" (a redirect to {(string.IsNullOrEmpty(location) ? "no Location" : location)}, not followed)",
+            >= 200 and < 300 => " (an HTTP endpoint, not a WebSocket one)",
+            _ => string.Empty,
+        };
+        return new ConnectException($"handshake refused with HTTP {status}{why}", status, $"http_{status}", inner);
+    }
+
+    /// <summary>A network or TLS failure, its cause chain in one line ("The SSL connection could not be established: ...").</summary>
+    public static ConnectException From(Exception exception)
+    {
+        var parts = new List<string>();
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            var text = e.Message.Replace(", see inner exception", string.Empty, StringComparison.Ordinal).Trim().TrimEnd('.');
+            if (text.Length > 0 && !parts.Exists(p => p.Contains(text, StringComparison.Ordinal)))
+            {
+                parts.Add(text);
+            }
+        }
+
+        return new ConnectException(string.Join(": ", parts), null, exception.GetBaseException().GetType().Name, exception);
+    }
 }

@@ -45,8 +45,7 @@ internal static class WebSocketUpgrade
         }
         catch (HttpRequestException ex)
         {
-            var root = ex.GetBaseException();
-            throw new ConnectException(root.Message, null, root.GetType().Name, ex);
+            throw ConnectException.From(ex);
         }
 
         try
@@ -54,18 +53,18 @@ internal static class WebSocketUpgrade
             var status = (int)response.StatusCode;
             if (response.StatusCode != HttpStatusCode.SwitchingProtocols)
             {
-                throw new ConnectException($"handshake refused with HTTP {status}", status, $"http_{status}");
+                throw ConnectException.Refused(status, response.Headers.Location?.OriginalString);
             }
 
             if (!HasToken(response, "Upgrade", "websocket") || !HasToken(response, "Connection", "upgrade"))
             {
-                throw new ConnectException("handshake failed: the 101 answer lacks 'Upgrade: websocket' and 'Connection: Upgrade'", status, "handshake_headers");
+                throw new ConnectException("handshake failed: the 101 answer lacks 'Upgrade: websocket' and 'Connection: Upgrade'", null, "handshake_headers");
             }
 
             var accept = response.Headers.TryGetValues("Sec-WebSocket-Accept", out var values) ? string.Join(",", values) : null;
             if (accept != ExpectedAccept(key))
             {
-                throw new ConnectException($"handshake failed: Sec-WebSocket-Accept '{accept}' does not match the key sent", status, "handshake_accept");
+                throw new ConnectException($"handshake failed: Sec-WebSocket-Accept '{accept}' does not match the key sent", null, "handshake_accept");
             }
 
             string? subProtocol = null;
@@ -74,13 +73,13 @@ internal static class WebSocketUpgrade
                 subProtocol = string.Join(",", chosen).Trim();
                 if (!subProtocols.Contains(subProtocol, StringComparer.Ordinal))
                 {
-                    throw new ConnectException($"handshake failed: the server chose subprotocol '{subProtocol}', which was not offered", status, "handshake_subprotocol");
+                    throw new ConnectException($"handshake failed: the server chose subprotocol '{subProtocol}', which was not offered", null, "handshake_subprotocol");
                 }
             }
 
             if (response.Headers.Contains("Sec-WebSocket-Extensions"))
             {
-                throw new ConnectException("handshake failed: the server chose an extension, which was not offered", status, "handshake_extension");
+                throw new ConnectException("handshake failed: the server chose an extension, which was not offered", null, "handshake_extension");
             }
 
             var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);

@@ -13,10 +13,18 @@ public sealed class HandshakeFaultTests
     {
         { "404", 404, "handshake refused with HTTP 404" },
         { "500", 500, "handshake refused with HTTP 500" },
-        { "200", 200, "handshake refused with HTTP 200" },
-        { "wrong-accept", 0, "'Sec-WebSocket-Accept' header value 'dGhlIHNhbXBsZSBub25jZQ==' is invalid" },
-        { "no-upgrade", 0, "missing the required header 'Upgrade'" },
-        { "redirect", 301, "handshake refused with HTTP 301" },
+        { "200", 200, "handshake refused with HTTP 200 (an HTTP endpoint, not a WebSocket one)" },
+        {
+            "wrong-accept", 0, TestTransport.IsClientWebSocket
+                ? "'Sec-WebSocket-Accept' header value 'dGhlIHNhbXBsZSBub25jZQ==' is invalid"
+                : "handshake failed: Sec-WebSocket-Accept 'dGhlIHNhbXBsZSBub25jZQ==' does not match the key sent"
+        },
+        {
+            "no-upgrade", 0, TestTransport.IsClientWebSocket
+                ? "missing the required header 'Upgrade'"
+                : "handshake failed: the 101 answer lacks 'Upgrade: websocket' and 'Connection: Upgrade'"
+        },
+        { "redirect", 301, "handshake refused with HTTP 301 (a redirect to ws://127.0.0.1:1/elsewhere, not followed)" },
         { "garbage", 0, "invalid status line: 'SSH-2.0-OpenSSH_9.6'" },
         { "closed-after-request", 0, "The response ended prematurely" },
         { "never-answers", 0, "no handshake within ConnectTimeout (0.5 s)" },
