@@ -41,6 +41,8 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
     {
         if (heartbeat.Interval is not { } interval)
         {
+            // Checked even while the heart-beat is off: a bad value should not wait for an Interval to surface.
+            Positive(heartbeat.Timeout, $"{path}:Timeout", errors, MaxTimeout);
             if (heartbeat.Text is not null || heartbeat.Binary is not null || heartbeat.Expect is not null || heartbeat.ExpectPattern is not null)
             {
                 errors.Add($"{path}:Interval: is required when the heart-beat has a message or an expected answer");
@@ -99,7 +101,11 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
 
         if (socket.Url is null)
         {
-            errors.Add($"{path}:Url: is required");
+            // A value that did not bind (e.g. port 99999) is reported once, as what it is.
+            if (!errors.Exists(e => e.StartsWith($"{path}:Url:", StringComparison.OrdinalIgnoreCase)))
+            {
+                errors.Add($"{path}:Url: is required");
+            }
         }
         else if (socket.Url.IsAbsoluteUri ? socket.Url.Scheme is not ("ws" or "wss") : !socket.Url.OriginalString.StartsWith('/'))
         {

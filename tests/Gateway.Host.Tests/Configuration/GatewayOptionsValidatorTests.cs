@@ -77,6 +77,26 @@ public sealed partial class GatewayOptionsValidatorTests
     }
 
     [Fact]
+    public void GetErrors_UrlThatDidNotBind_ReportedOnceNotAlsoAsMissing()
+    {
+        var options = new GatewayOptions();
+        options.BindErrors.Add("Gateway:Sockets:a:Url: 'ws://127.0.0.1:99999/' is not a URL");
+        options.Sockets["a"] = ValidSocket();
+        options.Sockets["a"].Url = null;
+
+        Assert.Equal(["Gateway:Sockets:a:Url: 'ws://127.0.0.1:99999/' is not a URL"], _validator.GetErrors(options));
+    }
+
+    [Fact]
+    public void GetErrors_NegativeHeartbeatTimeoutWhileHeartbeatOff_Rejected()
+    {
+        var socket = ValidSocket();
+        socket.Heartbeat.Timeout = TimeSpan.FromSeconds(-1);
+
+        Assert.Contains(ErrorsFor(socket), e => e.StartsWith("Gateway:Sockets:a:Heartbeat:Timeout:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void GetErrors_PathOnThisGateway_IsValid()
     {
         var socket = ValidSocket();
