@@ -22,6 +22,13 @@ public readonly struct Frame
         Timestamp = timestamp;
     }
 
+    /// <summary>Creates a frame with the headers its protocol carried.</summary>
+    public Frame(UpstreamConnection connection, long sequence, FrameKind kind, ReadOnlyMemory<byte> payload, FrameHeaders headers, DateTimeOffset receivedAt, long timestamp)
+        : this(connection, sequence, kind, payload, receivedAt, timestamp)
+    {
+        Headers = headers;
+    }
+
     /// <summary>The connection the frame arrived on, with its state bag.</summary>
     public UpstreamConnection Connection { get; }
 
@@ -41,6 +48,10 @@ public readonly struct Frame
     /// <summary>The message bytes (UTF-8 for text).</summary>
     /// <remarks>Valid only until the handler call that received the frame completes.</remarks>
     public ReadOnlyMemory<byte> Payload { get; }
+
+    /// <summary>The protocol's headers for this frame (STOMP: <c>destination</c>, <c>message-id</c>, ...); empty for raw frames.</summary>
+    /// <remarks>Valid only until the handler call that received the frame completes, like <see cref="Payload"/>.</remarks>
+    public FrameHeaders Headers { get; }
 
     /// <summary>The wall-clock time at which the last byte of the message was read.</summary>
     public DateTimeOffset ReceivedAt { get; }

@@ -40,6 +40,11 @@ internal readonly struct FrameEnvelope
 
     public int Length { get; }
 
+    /// <summary>The protocol's header block in <see cref="Buffer"/> (<see cref="FrameHeaders"/>); empty for raw frames.</summary>
+    public int HeadersOffset { get; init; }
+
+    public int HeadersLength { get; init; }
+
     /// <summary>The session to tell the frame's outcome (STOMP: ACK/NACK); null for raw frames.</summary>
     public IFrameCompletion? Completion { get; }
 
@@ -64,5 +69,6 @@ internal readonly struct FrameEnvelope
     public static FrameEnvelope ForDisconnected(UpstreamConnection connection, DisconnectReason reason)
         => new(EnvelopeKind.Disconnected, connection, null, 0, 0, default, 0, default, 0, reason, null, 0);
 
-    public Frame ToFrame() => new(Connection, Sequence, FrameKind, Buffer.AsMemory(Offset, Length), ReceivedAt, Timestamp);
+    public Frame ToFrame()
+        => new(Connection, Sequence, FrameKind, Buffer.AsMemory(Offset, Length), new FrameHeaders(Buffer.AsMemory(HeadersOffset, HeadersLength)), ReceivedAt, Timestamp);
 }

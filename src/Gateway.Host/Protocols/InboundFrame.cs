@@ -17,4 +17,6 @@ internal enum ReceiveDecision
 /// <param name="Offset">Start of the payload within the message.</param>
 /// <param name="Length">Payload length.</param>
 /// <param name="CompletionToken">Non-zero: <see cref="IFrameCompletion.Complete"/> is called with it once the frame ended.</param>
-internal readonly record struct InboundFrame(int Offset, int Length, long CompletionToken = 0);
+/// <param name="HeadersOffset">Start of the frame's header block within the message (<see cref="FrameHeaders"/>'s format).</param>
+/// <param name="HeadersLength">Its length; 0: no headers.</param>
+internal readonly record struct InboundFrame(int Offset, int Length, long CompletionToken = 0, int HeadersOffset = 0, int HeadersLength = 0);

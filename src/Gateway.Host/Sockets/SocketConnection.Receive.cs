@@ -42,7 +42,11 @@ internal sealed partial class SocketConnection
 
                 Status.AddReceived(frame.Length);
                 var completion = frame.CompletionToken != 0 ? live.Session : null;
-                var envelope = FrameEnvelope.ForFrame(connection, buffer, frame.Offset, frame.Length, read.Kind, ++_sequence, _time.GetUtcNow(), timestamp, completion, frame.CompletionToken);
+                var envelope = FrameEnvelope.ForFrame(connection, buffer, frame.Offset, frame.Length, read.Kind, ++_sequence, _time.GetUtcNow(), timestamp, completion, frame.CompletionToken) with
+                {
+                    HeadersOffset = frame.HeadersOffset,
+                    HeadersLength = frame.HeadersLength,
+                };
                 if (!_delivering)
                 {
                     // Stopping: read on (receipts, replies), but deliver nothing new.
