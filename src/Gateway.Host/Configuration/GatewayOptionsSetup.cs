@@ -184,7 +184,9 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
         {
             if (target.IsEnum)
             {
-                if (text.Length > 0 && !char.IsAsciiDigit(text.TrimStart('-')[0]) && Enum.TryParse(target, text, ignoreCase: true, out var parsed) && Enum.IsDefined(target, parsed))
+                // Kebab case too, as protocols spell them ("client-individual").
+                var name = text.Replace("-", string.Empty, StringComparison.Ordinal);
+                if (name.Length > 0 && !char.IsAsciiDigit(name[0]) && Enum.TryParse(target, name, ignoreCase: true, out var parsed) && Enum.IsDefined(target, parsed))
                 {
                     value = parsed;
                     return true;

@@ -37,6 +37,32 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
         return errors;
     }
 
+    private static void ValidateStomp(string path, StompOptions stomp, List<string> errors)
+    {
+        NotNegative(stomp.HeartBeat.Outgoing, $"{path}:HeartBeat:Outgoing", errors, MaxInterval);
+        NotNegative(stomp.HeartBeat.Incoming, $"{path}:HeartBeat:Incoming", errors, MaxInterval);
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < stomp.Subscriptions.Count; i++)
+        {
+            var subscription = stomp.Subscriptions[i];
+            var key = $"{path}:Subscriptions:{i}";
+            if (string.IsNullOrWhiteSpace(subscription.Destination))
+            {
+                errors.Add($"{key}:Destination: is required");
+            }
+
+            if (!ids.Add(subscription.Id ?? $"sub-{i}"))
+            {
+                errors.Add($"{key}:Id: '{subscription.Id}' is used by an earlier subscription");
+            }
+
+            if (subscription.StaleAfter is { } stale)
+            {
+                Positive(stale, $"{key}:StaleAfter", errors, MaxInterval);
+            }
+        }
+    }
+
     private static void ValidateHeartbeat(string path, HeartbeatOptions heartbeat, List<string> errors)
     {
         if (heartbeat.Interval is not { } interval)
@@ -126,6 +152,7 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
         Positive(socket.HandshakeTimeout, $"{path}:HandshakeTimeout", errors, MaxTimeout);
         Positive(socket.ReplyTimeout, $"{path}:ReplyTimeout", errors, MaxTimeout);
         ValidateHeartbeat($"{path}:Heartbeat", socket.Heartbeat, errors);
+        ValidateStomp($"{path}:Stomp", socket.Stomp, errors);
 
         if (socket.MaxMessageSize is < 1 or > MaxMessageSizeLimit)
         {
@@ -169,6 +196,11 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
 
         Positive(socket.Outbound.MaxAge, $"{path}:Outbound:MaxAge", errors, MaxInterval);
         Positive(socket.Outbound.SendTimeout, $"{path}:Outbound:SendTimeout", errors, MaxTimeout);
+        if (!keyedServices.IsKeyedService(typeof(Protocols.IProtocol), socket.Protocol))
+        {
+            errors.Add($"{path}:Protocol: '{socket.Protocol}' is not available in this build");
+        }
+
         if (!keyedServices.IsKeyedService(typeof(IOutboundEncoder), socket.Outbound.Encoder))
         {
             errors.Add($"{path}:Outbound:Encoder: '{socket.Outbound.Encoder}' is not a registered outbound encoder");

@@ -43,6 +43,9 @@ internal sealed class SocketOptions
     /// <summary>An application-level heart-beat for raw sockets.</summary>
     public HeartbeatOptions Heartbeat { get; set; } = new();
 
+    /// <summary>The STOMP session, for <c>Protocol: Stomp</c>.</summary>
+    public StompOptions Stomp { get; set; } = new();
+
     public ReconnectOptions Reconnect { get; set; } = new();
 
     public QueueOptions Queue { get; set; } = new();
@@ -64,7 +67,11 @@ internal sealed class SocketOptions
 
 internal enum SocketProtocol
 {
+    /// <summary>Each WebSocket message is one frame.</summary>
     Raw,
+
+    /// <summary>STOMP 1.2 (<c>Stomp</c> section): subscriptions, acknowledgements after the handlers, receipts.</summary>
+    Stomp,
 }
 
 internal enum SocketTransport

@@ -33,6 +33,28 @@ public sealed class GatewayOptionsSetupTests
     }
 
     [Fact]
+    public void Configure_StompSection_BindsSubscriptionsWithKebabCaseAckAndHeaders()
+    {
+        var options = Bind(
+            ("Gateway:Sockets:q:Url", "ws://127.0.0.1:15674/ws"),
+            ("Gateway:Sockets:q:Protocol", "Stomp"),
+            ("Gateway:Sockets:q:Stomp:Login", "guest"),
+            ("Gateway:Sockets:q:Stomp:HeartBeat:Outgoing", "00:00:02"),
+            ("Gateway:Sockets:q:Stomp:Subscriptions:0:Destination", "/queue/a"),
+            ("Gateway:Sockets:q:Stomp:Subscriptions:0:Ack", "client-individual"),
+            ("Gateway:Sockets:q:Stomp:Subscriptions:0:Headers:prefetch-count", "10"),
+            ("Gateway:Sockets:q:Stomp:Subscriptions:1:Destination", "/topic/b"),
+            ("Gateway:Sockets:q:Stomp:Subscriptions:1:Ack", "auto"));
+
+        Assert.Empty(options.BindErrors);
+        var stomp = options.Sockets["q"].Stomp;
+        Assert.Equal("guest", stomp.Login);
+        Assert.Equal(TimeSpan.FromSeconds(2), stomp.HeartBeat.Outgoing);
+        Assert.Equal([StompAck.ClientIndividual, StompAck.Auto], stomp.Subscriptions.Select(s => s.Ack));
+        Assert.Equal("10", stomp.Subscriptions[0].Headers["prefetch-count"]);
+    }
+
+    [Fact]
     public void Configure_SocketWithoutOwnSettings_GetsDefaults()
     {
         var options = Bind(
@@ -358,7 +380,7 @@ public sealed class GatewayOptionsSetupTests
     {
         var options = Bind(("Gateway:Sockets:a:Url", "ws://h/"), ("Gateway:Sockets:a:Protocol", "Nope"));
 
-        Assert.Equal("Gateway:Sockets:a:Protocol: 'Nope' is not one of Raw", Assert.Single(options.BindErrors));
+        Assert.Equal("Gateway:Sockets:a:Protocol: 'Nope' is not one of Raw, Stomp", Assert.Single(options.BindErrors));
     }
 
     [Fact]

@@ -15,6 +15,7 @@ public sealed partial class GatewayOptionsValidatorTests
             .AddFrameHandler<NoopFrameHandler>("file")
             .AddOutboundEncoder<Gateway.Host.Sockets.JsonOutboundEncoder>("json")
             .AddConnectHook<NoopConnectHook>("refresh")
+            .AddKeyedSingleton<Gateway.Host.Protocols.IProtocol, Gateway.Host.Protocols.Raw.RawProtocol>(SocketProtocol.Raw)
             .BuildServiceProvider();
         _validator = new GatewayOptionsValidator(services.GetRequiredService<IServiceProviderIsKeyedService>());
     }
@@ -94,6 +95,25 @@ public sealed partial class GatewayOptionsValidatorTests
         socket.Heartbeat.Timeout = TimeSpan.FromSeconds(-1);
 
         Assert.Contains(ErrorsFor(socket), e => e.StartsWith("Gateway:Sockets:a:Heartbeat:Timeout:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void GetErrors_StompSubscriptionsWithoutDestinationOrWithARepeatedId_EachNamed()
+    {
+        var socket = ValidSocket();
+        socket.Stomp.Subscriptions.Add(new StompSubscriptionOptions { Destination = "/queue/a", Id = "s" });
+        socket.Stomp.Subscriptions.Add(new StompSubscriptionOptions { Destination = " " });
+        socket.Stomp.Subscriptions.Add(new StompSubscriptionOptions { Destination = "/queue/b", Id = "s", StaleAfter = TimeSpan.Zero });
+        socket.Stomp.HeartBeat.Incoming = TimeSpan.FromSeconds(-1);
+
+        Assert.Equal(
+            [
+                "Gateway:Sockets:a:Stomp:HeartBeat:Incoming: must not be negative, was -00:00:01",
+                "Gateway:Sockets:a:Stomp:Subscriptions:1:Destination: is required",
+                "Gateway:Sockets:a:Stomp:Subscriptions:2:Id: 's' is used by an earlier subscription",
+                "Gateway:Sockets:a:Stomp:Subscriptions:2:StaleAfter: must be positive, was 00:00:00",
+            ],
+            ErrorsFor(socket));
     }
 
     [Fact]
