@@ -14,6 +14,12 @@ internal class PassThroughSession : IProtocolSession
         return ReceiveDecision.Deliver;
     }
 
+    public virtual bool TryNextFrame(ReadOnlySpan<byte> message, out InboundFrame frame)
+    {
+        frame = default;
+        return false;
+    }
+
     public virtual ReadOnlyMemory<byte> Encode(ReadOnlyMemory<byte> payload, FrameKind kind, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey)
     {
         wireKind = kind;

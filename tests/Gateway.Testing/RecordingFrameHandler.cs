@@ -5,6 +5,9 @@ namespace Gateway.Testing;
 /// <summary>A frame as a handler saw it, with the payload copied out.</summary>
 public sealed record RecordedFrame(string Socket, long Connection, long Sequence, FrameKind Kind, byte[] Payload, object? StateAtFrame)
 {
+    /// <summary>The frame's headers, decoded while the handler had them.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
+
     public string Text => System.Text.Encoding.UTF8.GetString(Payload);
 }
 
@@ -34,7 +37,7 @@ public class RecordingFrameHandler : IFrameHandler
     {
         _open.Wait(cancellationToken);
         frame.Connection.Items.TryGetValue(StateKey, out var state);
-        Frames.Enqueue(new RecordedFrame(frame.SocketName, frame.ConnectionNumber, frame.Sequence, frame.Kind, frame.Payload.ToArray(), state));
+        Frames.Enqueue(new RecordedFrame(frame.SocketName, frame.ConnectionNumber, frame.Sequence, frame.Kind, frame.Payload.ToArray(), state) { Headers = frame.Headers.ToList() });
         return ValueTask.CompletedTask;
     }
 

@@ -7,6 +7,9 @@ internal interface IProtocolConnection
 {
     string SocketName { get; }
 
+    /// <summary>The socket's receive buffers, for a frame the session assembles from several messages (<see cref="InboundFrame.Buffer"/>).</summary>
+    Transport.FrameBufferPool Pool { get; }
+
     /// <summary>Writes a control message ahead of queued user sends (handshake, ACK, heart-beat); completes once written.</summary>
     ValueTask SendControlAsync(ReadOnlyMemory<byte> message, FrameKind kind, CancellationToken cancellationToken);
 

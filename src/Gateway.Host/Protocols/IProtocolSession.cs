@@ -20,6 +20,16 @@ internal interface IProtocolSession : IFrameCompletion
     ReceiveDecision OnMessage(ReadOnlySpan<byte> message, FrameKind kind, out InboundFrame frame);
 
     /// <summary>
+    /// After <see cref="ReceiveDecision.Deliver"/>: the next frame the same message holds (STOMP sends
+    /// several frames in one message), until it returns <see langword="false"/>. Raw: never one.
+    /// </summary>
+    bool TryNextFrame(ReadOnlySpan<byte> message, out InboundFrame frame)
+    {
+        frame = default;
+        return false;
+    }
+
+    /// <summary>
     /// Encodes a user send at write time, so it carries the session's current state (refs, receipts).
     /// Returns the bytes to write, and a non-zero <paramref name="replyKey"/> when the send is confirmed
     /// by a reply (<see cref="IProtocolConnection.CompleteReply"/>) rather than by being written.

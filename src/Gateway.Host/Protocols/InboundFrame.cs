@@ -19,4 +19,9 @@ internal enum ReceiveDecision
 /// <param name="CompletionToken">Non-zero: <see cref="IFrameCompletion.Complete"/> is called with it once the frame ended.</param>
 /// <param name="HeadersOffset">Start of the frame's header block within the message (<see cref="FrameHeaders"/>'s format).</param>
 /// <param name="HeadersLength">Its length; 0: no headers.</param>
-internal readonly record struct InboundFrame(int Offset, int Length, long CompletionToken = 0, int HeadersOffset = 0, int HeadersLength = 0);
+/// <param name="Buffer">
+/// Set when the frame is not in the message but in a buffer the session assembled it in (a frame
+/// split over several messages), rented from <see cref="IProtocolConnection.Pool"/>: the offsets
+/// are into it, and it goes back to the pool once the frame ended.
+/// </param>
+internal readonly record struct InboundFrame(int Offset, int Length, long CompletionToken = 0, int HeadersOffset = 0, int HeadersLength = 0, byte[]? Buffer = null);

@@ -4,6 +4,7 @@ using System.Text;
 using Gateway.Host.Health;
 using Gateway.Host.Metrics;
 using Gateway.Host.Protocols;
+using Gateway.Host.Transport;
 
 namespace Gateway.Host.Sockets;
 
@@ -75,6 +76,8 @@ internal sealed partial class SocketConnection
         public Task<DisconnectReason>? Receiving { get; set; }
 
         public string SocketName => _owner.Name;
+
+        public FrameBufferPool Pool => _owner._pool;
 
         /// <summary>
         /// The first of the receive loop (a frame) and the Ready transition claims the connection's

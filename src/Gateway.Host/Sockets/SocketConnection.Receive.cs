@@ -40,29 +40,31 @@ internal sealed partial class SocketConnection
                     continue;
                 }
 
-                Status.AddReceived(frame.Length);
-                var completion = frame.CompletionToken != 0 ? live.Session : null;
-                var envelope = FrameEnvelope.ForFrame(connection, buffer, frame.Offset, frame.Length, read.Kind, ++_sequence, _time.GetUtcNow(), timestamp, completion, frame.CompletionToken) with
+                // Usually one frame a message, delivered in the message's buffer. When the message holds
+                // more (STOMP), each but the last gets a buffer of its own, so every frame ends on its own.
+                var messageBufferUsed = false;
+                while (true)
                 {
-                    HeadersOffset = frame.HeadersOffset,
-                    HeadersLength = frame.HeadersLength,
-                };
-                if (!_delivering)
-                {
-                    // Stopping: read on (receipts, replies), but deliver nothing new.
-                    Dispatcher.Lose(envelope);
-                    continue;
+                    var more = live.Session.TryNextFrame(buffer.AsSpan(0, read.Count), out var next);
+                    var frameBuffer = frame.Buffer ?? (more ? null : buffer);
+                    messageBufferUsed |= frameBuffer == buffer;
+                    if (frameBuffer is null)
+                    {
+                        (frameBuffer, frame) = CopyOut(buffer, frame);
+                    }
+
+                    await DeliverAsync(live, connection, frameBuffer, frame, read.Kind, timestamp).ConfigureAwait(false);
+                    if (!more)
+                    {
+                        break;
+                    }
+
+                    frame = next;
                 }
 
-                live.TryClaimAnnouncement();
-                try
+                if (!messageBufferUsed)
                 {
-                    await Dispatcher.EnqueueAsync(envelope).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!_delivering)
-                {
-                    // The stop closed the queue while this frame waited for room (Wait): it was counted
-                    // as lost; read on, so the connection can still close in order.
+                    _pool.Return(buffer);
                 }
             }
         }
@@ -70,6 +72,46 @@ internal sealed partial class SocketConnection
         {
             return _closedByGateway ?? Disconnects.FromError(ex, _abort.IsCancellationRequested);
         }
+    }
+
+    /// <summary>Counts the frame, gives it a sequence number and queues it for the handlers (or counts it lost while stopping).</summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask DeliverAsync(LiveConnection live, UpstreamConnection connection, byte[] buffer, InboundFrame frame, FrameKind kind, long timestamp)
+    {
+        Status.AddReceived(frame.Length);
+        var completion = frame.CompletionToken != 0 ? live.Session : null;
+        var envelope = FrameEnvelope.ForFrame(connection, buffer, frame.Offset, frame.Length, kind, ++_sequence, _time.GetUtcNow(), timestamp, completion, frame.CompletionToken) with
+        {
+            HeadersOffset = frame.HeadersOffset,
+            HeadersLength = frame.HeadersLength,
+        };
+        if (!_delivering)
+        {
+            // Stopping: read on (receipts, replies), but deliver nothing new.
+            Dispatcher.Lose(envelope);
+            return;
+        }
+
+        live.TryClaimAnnouncement();
+        try
+        {
+            await Dispatcher.EnqueueAsync(envelope).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!_delivering)
+        {
+            // The stop closed the queue while this frame waited for room (Wait): it was counted
+            // as lost; read on, so the connection can still close in order.
+        }
+    }
+
+    /// <summary>A frame's headers and payload copied from the message into a pooled buffer of their own.</summary>
+    private (byte[] Buffer, InboundFrame Frame) CopyOut(byte[] message, InboundFrame frame)
+    {
+        var start = frame.HeadersLength > 0 ? Math.Min(frame.HeadersOffset, frame.Offset) : frame.Offset;
+        var end = Math.Max(frame.Offset + frame.Length, frame.HeadersOffset + frame.HeadersLength);
+        var copy = _pool.Rent(Math.Max(end - start, 1));
+        message.AsSpan(start, end - start).CopyTo(copy);
+        return (copy, frame with { Offset = frame.Offset - start, HeadersOffset = frame.HeadersLength > 0 ? frame.HeadersOffset - start : 0 });
     }
 
     private async Task<DisconnectReason> OnCloseReceivedAsync(WebSocket socket)

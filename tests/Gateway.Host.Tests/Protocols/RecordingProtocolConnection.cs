@@ -17,6 +17,8 @@ internal sealed class RecordingProtocolConnection : IProtocolConnection
 
     public List<(WebSocketCloseStatus Status, string Reason)> Failures { get; } = [];
 
+    public Gateway.Host.Transport.FrameBufferPool Pool { get; } = new(maxRetainedPerSize: 4);
+
     public List<(long ReplyKey, SendStatus Status, byte[] Reply)> Replies { get; } = [];
 
     public ValueTask SendControlAsync(ReadOnlyMemory<byte> message, FrameKind kind, CancellationToken cancellationToken)

@@ -95,6 +95,93 @@ public sealed class ProtocolSeamTests
         Assert.Equal(["m1", "boom", "m3"], gateway.Recorder.Frames.Select(f => f.Text)); // every handler still ran
     }
 
+    [Fact]
+    public async Task Receive_SeveralFramesPerMessageAndOneOverTwoMessages_EachDeliveredWithItsHeadersInOrder()
+    {
+        await using var server = await UpstreamServer.StartAsync(async s =>
+        {
+            await s.SendTextAsync("n:1\nA|n:2\nB|n:3\nC");
+            await s.SendTextAsync("n:4\nDD+");
+            await s.SendTextAsync("EE");
+            await s.SendTextAsync("n:5\nF");
+        });
+        var protocol = new SplittingProtocol();
+        await using var gateway = await GatewayTestHost.StartAsync(
+            new TestConfig().Socket("a", server.Url()),
+            services => services.AddKeyedSingleton<IProtocol>(SocketProtocol.Raw, protocol));
+
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 5, "five frames");
+        var frames = gateway.Recorder.Frames.ToList();
+        Assert.Equal(["A", "B", "C", "DDEE", "F"], frames.Select(f => f.Text));
+        Assert.Equal(["1", "2", "3", "4", "5"], frames.Select(f => Assert.Single(f.Headers, h => h.Key == "n").Value));
+        Assert.Equal([1L, 2, 3, 4, 5], frames.Select(f => f.Sequence));
+        Assert.Equal(5, gateway.Status("a").FramesReceived);
+    }
+
+    /// <summary>
+    /// Frames separated by '|', each "headers\npayload"; a message ending in '+' continues in the
+    /// next one (assembled in a buffer from the socket's pool), as STOMP frames may.
+    /// </summary>
+    private sealed class SplittingProtocol : IProtocol
+    {
+        public IReadOnlyList<string> SubProtocols(SocketOptions options) => [];
+
+        public IProtocolSession CreateSession(IProtocolConnection connection, SocketOptions options) => new SplittingSession(connection);
+    }
+
+    private sealed class SplittingSession(IProtocolConnection connection) : PassThroughSession
+    {
+        private int _next;
+        private byte[]? _partial;
+        private int _partialLength;
+
+        public override ReceiveDecision OnMessage(ReadOnlySpan<byte> message, FrameKind kind, out InboundFrame frame)
+        {
+            _next = 0;
+            if (message.EndsWith("+"u8))
+            {
+                _partial = connection.Pool.Rent(1024);
+                message[..^1].CopyTo(_partial);
+                _partialLength = message.Length - 1;
+                frame = default;
+                return ReceiveDecision.Consumed;
+            }
+
+            if (_partial is { } partial)
+            {
+                message.CopyTo(partial.AsSpan(_partialLength));
+                var length = _partialLength + message.Length;
+                _partial = null;
+                _next = message.Length;
+                frame = Frame(partial.AsSpan(0, length), 0) with { Buffer = partial };
+                return ReceiveDecision.Deliver;
+            }
+
+            return TryNextFrame(message, out frame) ? ReceiveDecision.Deliver : ReceiveDecision.Consumed;
+        }
+
+        public override bool TryNextFrame(ReadOnlySpan<byte> message, out InboundFrame frame)
+        {
+            if (_next >= message.Length)
+            {
+                frame = default;
+                return false;
+            }
+
+            var end = message[_next..].IndexOf((byte)'|');
+            var length = end < 0 ? message.Length - _next : end;
+            frame = Frame(message.Slice(_next, length), _next);
+            _next += length + 1;
+            return true;
+        }
+
+        private static InboundFrame Frame(ReadOnlySpan<byte> piece, int start)
+        {
+            var headersEnd = piece.IndexOf((byte)'\n') + 1;
+            return new InboundFrame(start + headersEnd, piece.Length - headersEnd, HeadersOffset: start, HeadersLength: headersEnd);
+        }
+    }
+
     /// <summary>Sends CONNECT, is Ready once the server said "welcome"; optionally asks for every frame's outcome.</summary>
     private sealed class ScriptedProtocol : IProtocol
     {
