@@ -153,7 +153,7 @@ internal sealed class StompParser : IDisposable
         while (position < chunk.Length)
         {
             var rest = chunk[position..];
-            var take = _scan.Phase != Phase.Body ? Through(rest.IndexOf(Lf), rest.Length)
+            var take = _scan.Phase != Phase.Body ? Through(rest.IndexOfAny(Lf, Nul), rest.Length)
                 : _scan.ContentLength < 0 ? Through(rest.IndexOf(Nul), rest.Length)
                 : Math.Min(rest.Length, _scan.BodyStart + _scan.ContentLength + 1 - _buffered);
             take = Math.Min(take, _maxFrameSize - _buffered);
@@ -189,7 +189,8 @@ internal sealed class StompParser : IDisposable
         var limit = Math.Min(frame.Length, _maxFrameSize);
         while (s.Phase != Phase.Body)
         {
-            var lf = frame[s.SearchFrom..limit].IndexOf(Lf);
+            // A NUL ends the search too: a frame cut short before its blank line fails here, not at the maximum size.
+            var lf = frame[s.SearchFrom..limit].IndexOfAny(Lf, Nul);
             if (lf < 0)
             {
                 s.SearchFrom = limit;
@@ -198,16 +199,19 @@ internal sealed class StompParser : IDisposable
 
             lf += s.SearchFrom;
             var line = frame[s.LineStart..lf];
+            if (frame[lf] == Nul)
+            {
+                return Fail($"malformed STOMP frame: NUL before the end of the headers ('{Show(line)}')");
+            }
+
             if (line is [.., Cr])
             {
                 line = line[..^1];
             }
 
-            if (line.IndexOfAny(Cr, Nul) is var bad and >= 0)
+            if (line.Contains(Cr))
             {
-                return Fail(line[bad] == Cr
-                    ? $"malformed STOMP frame: carriage return not followed by line feed in line ('{Show(line)}')"
-                    : $"malformed STOMP frame: NUL before the end of the headers ('{Show(line)}')");
+                return Fail($"malformed STOMP frame: carriage return not followed by line feed in line ('{Show(line)}')");
             }
 
             if (s.Phase == Phase.Command)
