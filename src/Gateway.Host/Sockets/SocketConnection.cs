@@ -317,6 +317,9 @@ internal sealed partial class SocketConnection
             Volatile.Write(ref _live, null);
             await scope.CancelAsync().ConfigureAwait(false);
             await Outbound.DetachAsync().ConfigureAwait(false);
+
+            // The receive loop has ended: nothing parses any more (outcomes may still arrive, and are harmless).
+            (live.Session as IDisposable)?.Dispose();
         }
 
         var label = Disconnects.Label(reason.Kind);

@@ -1,0 +1,315 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using Gateway.Host.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Gateway.Host.Protocols.Stomp;
+
+/// <summary>
+/// One STOMP 1.2 connection: CONNECT, then SUBSCRIBE each subscription and Ready; MESSAGE frames to
+/// the handlers with their headers, acknowledged only once their outcome is known (ACK when every
+/// handler succeeded, NACK when one failed or a queue policy dropped it; nothing when lost, so the
+/// broker redelivers); heart-beats both ways; ERROR closes the connection; sends become SEND with a
+/// receipt; DISCONNECT with a receipt says goodbye.
+/// </summary>
+internal sealed partial class StompSession : IProtocolSession, IDisposable
+{
+    private const string DisconnectReceipt = "gateway-disconnect";
+
+    private readonly IProtocolConnection _connection;
+    private readonly SocketOptions _options;
+    private readonly StompOptions _stomp;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly StompParser _parser;
+    private readonly List<InboundFrame> _frames = [];
+    private readonly TaskCompletionSource _goodbye = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _nextFrame;
+    private long _nextReceipt;
+    private volatile bool _ready;
+    private volatile bool _failed;
+
+    // Negotiated heart-beat periods (ticks of TimeSpan; 0: off) and timestamps of the last traffic.
+    private long _sendEvery;
+    private long _expectEvery;
+    private long _lastSent;
+    private long _lastReceived;
+
+    public StompSession(IProtocolConnection connection, SocketOptions options, TimeProvider time, ILogger logger)
+    {
+        _connection = connection;
+        _options = options;
+        _stomp = options.Stomp;
+        _time = time;
+        _logger = logger;
+        _parser = new StompParser(options.MaxMessageSize);
+        _acks = new AckTracker(_stomp);
+    }
+
+    public async ValueTask StartAsync(CancellationToken cancellationToken)
+    {
+        _connection.SetReady(false, "waiting for CONNECTED");
+        var writer = new ArrayBufferWriter<byte>(256);
+        var connect = new StompFrameWriter(writer, StompCommand.Connect);
+        connect.Header("accept-version", "1.2");
+        connect.Header("host", _stomp.Host);
+        if (_stomp.Login is { } login)
+        {
+            connect.Header("login", login);
+        }
+
+        if (_stomp.Passcode is { } passcode)
+        {
+            connect.Header("passcode", passcode);
+        }
+
+        connect.Header("heart-beat", string.Create(CultureInfo.InvariantCulture, $"{Milliseconds(_stomp.HeartBeat.Outgoing)},{Milliseconds(_stomp.HeartBeat.Incoming)}"));
+        connect.End();
+        Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+        await _connection.SendControlAsync(writer.WrittenMemory.ToArray(), FrameKind.Text, cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _lastSent, _time.GetTimestamp());
+    }
+
+    public ReceiveDecision OnMessage(ReadOnlySpan<byte> message, FrameKind kind, out InboundFrame frame)
+    {
+        Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+        _frames.Clear();
+        _nextFrame = 0;
+        if (_failed)
+        {
+            frame = default;
+            return ReceiveDecision.Consumed;
+        }
+
+        var reader = _parser.Read(message);
+        while (true)
+        {
+            var status = reader.Next(out var view);
+            if (status == StompReadStatus.NeedMoreData)
+            {
+                break;
+            }
+
+            if (status == StompReadStatus.Error)
+            {
+                return FailWith(WebSocketCloseStatus.ProtocolError, reader.Error ?? _parser.Error ?? "malformed STOMP frame", DisconnectKind.ProtocolError, out frame);
+            }
+
+            switch (view.Command)
+            {
+                case StompCommand.Message:
+                    if (Message(message, view) is { } inbound)
+                    {
+                        _frames.Add(inbound);
+                    }
+
+                    break;
+                case StompCommand.Connected:
+                    OnConnected(view);
+                    break;
+                case StompCommand.Receipt:
+                    OnReceipt(view);
+                    break;
+                case StompCommand.Error:
+                    var what = view.TryGetHeader("message", out var text) ? text : "(no message header)";
+                    var body = Encoding.UTF8.GetString(view.Body);
+                    Log.ServerError(_logger, _connection.SocketName, what, body);
+                    return FailWith(WebSocketCloseStatus.PolicyViolation, $"STOMP ERROR from the server: {what}", DisconnectKind.ProtocolFailed, out frame);
+            }
+        }
+
+        return TryNextFrame(message, out frame) ? ReceiveDecision.Deliver : ReceiveDecision.Consumed;
+    }
+
+    public bool TryNextFrame(ReadOnlySpan<byte> message, out InboundFrame frame)
+    {
+        if (_nextFrame < _frames.Count)
+        {
+            frame = _frames[_nextFrame++];
+            return true;
+        }
+
+        frame = default;
+        return false;
+    }
+
+    /// <summary>A MESSAGE as a frame: the body and the header block, in the message or (split over several) in a pool buffer.</summary>
+    private InboundFrame? Message(ReadOnlySpan<byte> message, StompFrameView view)
+    {
+        var token = _acks.Track(view);
+        if (!view.IsBuffered)
+        {
+            var headersOffset = (int)Unsafe.ByteOffset(ref MemoryMarshal.GetReference(message), ref MemoryMarshal.GetReference(view.HeaderBlock));
+            return new InboundFrame(view.BodyOffset, view.Body.Length, token, headersOffset, view.HeaderBlock.Length);
+        }
+
+        var copy = _connection.Pool.Rent(Math.Max(view.HeaderBlock.Length + view.Body.Length, 1));
+        view.HeaderBlock.CopyTo(copy);
+        view.Body.CopyTo(copy.AsSpan(view.HeaderBlock.Length));
+        return new InboundFrame(view.HeaderBlock.Length, view.Body.Length, token, 0, view.HeaderBlock.Length, copy);
+    }
+
+    private void OnConnected(StompFrameView view)
+    {
+        // heart-beat: the server's "sx,sy" against ours "cx,cy": we send every max(cx, sy), expect every max(sx, cy); 0 is off.
+        var (sx, sy) = view.TryGetHeader("heart-beat", out var beats) && ParseHeartBeat(beats) is { } parsed ? parsed : (0L, 0L);
+        var cx = Milliseconds(_stomp.HeartBeat.Outgoing);
+        var cy = Milliseconds(_stomp.HeartBeat.Incoming);
+        Volatile.Write(ref _sendEvery, cx == 0 || sy == 0 ? 0 : TimeSpan.FromMilliseconds(Math.Max(cx, sy)).Ticks);
+        Volatile.Write(ref _expectEvery, sx == 0 || cy == 0 ? 0 : TimeSpan.FromMilliseconds(Math.Max(sx, cy)).Ticks);
+
+        for (var i = 0; i < _stomp.Subscriptions.Count; i++)
+        {
+            _connection.PostControl(Subscribe(i), FrameKind.Text);
+        }
+
+        _ready = true;
+        _connection.SetReady(true);
+    }
+
+    private byte[] Subscribe(int index)
+    {
+        var subscription = _stomp.Subscriptions[index];
+        var writer = new ArrayBufferWriter<byte>(256);
+        var frame = new StompFrameWriter(writer, StompCommand.Subscribe);
+        frame.Header("id", AckTracker.IdOf(subscription, index));
+        frame.Header("destination", subscription.Destination!);
+        frame.Header("ack", subscription.Ack switch { StompAck.Auto => "auto", StompAck.Client => "client", _ => "client-individual" });
+        if (subscription.Ack != StompAck.Auto && !subscription.Headers.ContainsKey("prefetch-count"))
+        {
+            // RabbitMQ's default is unlimited: at most a queue's worth unacknowledged.
+            frame.Header("prefetch-count", _options.Queue.Capacity);
+        }
+
+        foreach (var (name, value) in subscription.Headers)
+        {
+            frame.Header(name, value);
+        }
+
+        frame.End();
+        return writer.WrittenMemory.ToArray();
+    }
+
+    private void OnReceipt(StompFrameView view)
+    {
+        if (!view.TryGetHeader("receipt-id", out var id))
+        {
+            return;
+        }
+
+        if (id == DisconnectReceipt)
+        {
+            _goodbye.TrySetResult();
+        }
+        else if (long.TryParse(id, NumberStyles.None, CultureInfo.InvariantCulture, out var key))
+        {
+            _connection.CompleteReply(key, SendStatus.Confirmed, default);
+        }
+    }
+
+    private ReceiveDecision FailWith(WebSocketCloseStatus status, string reason, DisconnectKind kind, out InboundFrame frame)
+    {
+        _failed = true;
+        _frames.Clear();
+        frame = default;
+        _connection.Fail(status, reason, kind);
+        return ReceiveDecision.Close;
+    }
+
+    /// <summary>A user send: SEND to its destination (the socket's <c>DefaultDestination</c>), confirmed by a RECEIPT.</summary>
+    public ReadOnlyMemory<byte> Encode(ReadOnlyMemory<byte> payload, FrameKind kind, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey)
+    {
+        replyKey = Interlocked.Increment(ref _nextReceipt);
+        wireKind = FrameKind.Text;
+        var frame = new StompFrameWriter(scratch, StompCommand.Send);
+        frame.Header("destination", _stomp.DefaultDestination ?? string.Empty);
+        frame.Header("content-type", kind == FrameKind.Text ? "text/plain" : "application/octet-stream");
+        frame.Header("receipt", replyKey);
+        frame.End(payload.Span);
+        Volatile.Write(ref _lastSent, _time.GetTimestamp());
+        return scratch.WrittenMemory;
+    }
+
+    public void OnTick(long timestamp)
+    {
+        if (!_ready || _failed)
+        {
+            return;
+        }
+
+        var expect = Volatile.Read(ref _expectEvery);
+        if (expect > 0 && _time.GetElapsedTime(Volatile.Read(ref _lastReceived), timestamp) > TimeSpan.FromTicks(expect * 2))
+        {
+            // Twice the negotiated period: a margin for a busy server and the watchdog's tick.
+            _failed = true;
+            _connection.Fail(WebSocketCloseStatus.PolicyViolation, $"no STOMP heart-beat from the server within {TimeSpan.FromTicks(expect * 2).TotalSeconds:0.###} s", DisconnectKind.HeartbeatTimeout);
+            return;
+        }
+
+        var send = Volatile.Read(ref _sendEvery);
+        if (send > 0 && _time.GetElapsedTime(Volatile.Read(ref _lastSent), timestamp) >= TimeSpan.FromTicks(send) / 2)
+        {
+            // Half the period, so that the beat arrives in time whatever the tick's phase.
+            Volatile.Write(ref _lastSent, timestamp);
+            _connection.PostControl(s_heartBeat, FrameKind.Text);
+        }
+    }
+
+    private static readonly byte[] s_heartBeat = "\n"u8.ToArray();
+
+    public void StopDelivering()
+    {
+    }
+
+    /// <summary>DISCONNECT with a receipt; RabbitMQ answers with close 1000 instead, which ends the wait too.</summary>
+    public async ValueTask GoodbyeAsync(CancellationToken cancellationToken)
+    {
+        if (!_ready || _failed)
+        {
+            return;
+        }
+
+        var writer = new ArrayBufferWriter<byte>(64);
+        var frame = new StompFrameWriter(writer, StompCommand.Disconnect);
+        frame.Header("receipt", DisconnectReceipt);
+        frame.End();
+        await _connection.SendControlAsync(writer.WrittenMemory.ToArray(), FrameKind.Text, cancellationToken).ConfigureAwait(false);
+        await _goodbye.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Complete(long token, FrameOutcome outcome)
+    {
+        foreach (var (command, id) in _acks.Complete(token, outcome))
+        {
+            var writer = new ArrayBufferWriter<byte>(64);
+            var frame = new StompFrameWriter(writer, command);
+            frame.Header("id", id);
+            frame.End();
+            _connection.PostControl(writer.WrittenMemory.ToArray(), FrameKind.Text);
+        }
+    }
+
+    public void Dispose() => _parser.Dispose();
+
+    private static long Milliseconds(TimeSpan value) => (long)value.TotalMilliseconds;
+
+    private static (long, long)? ParseHeartBeat(string value)
+    {
+        var comma = value.IndexOf(',', StringComparison.Ordinal);
+        return comma > 0
+            && long.TryParse(value.AsSpan(0, comma), NumberStyles.None, CultureInfo.InvariantCulture, out var x)
+            && long.TryParse(value.AsSpan(comma + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var y)
+            ? (x, y)
+            : null;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(600, LogLevel.Error, "Socket {SocketName}: STOMP ERROR from the server: {ErrorMessage} {ErrorBody}")]
+        public static partial void ServerError(ILogger logger, string socketName, string errorMessage, string errorBody);
+    }
+}

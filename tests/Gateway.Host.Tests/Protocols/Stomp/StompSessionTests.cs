@@ -1,0 +1,186 @@
+using System.Net.WebSockets;
+using System.Text;
+using Gateway.Host.Configuration;
+using Gateway.Host.Protocols;
+using Gateway.Host.Protocols.Stomp;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Gateway.Host.Tests.Protocols.Stomp;
+
+public sealed class StompSessionTests
+{
+    private readonly RecordingProtocolConnection _connection = new();
+    private readonly FakeTimeProvider _time = new();
+
+    private StompSession Create(Action<StompOptions>? configure = null)
+    {
+        var options = new SocketOptions { Url = new Uri("ws://127.0.0.1/ws"), Protocol = SocketProtocol.Stomp };
+        options.Queue.Capacity = 64;
+        options.Stomp.Login = "guest";
+        options.Stomp.Passcode = "secret";
+        options.Stomp.Subscriptions.Add(new StompSubscriptionOptions { Destination = "/queue/a", Ack = StompAck.ClientIndividual });
+        options.Stomp.Subscriptions.Add(new StompSubscriptionOptions { Destination = "/queue/b", Id = "b", Ack = StompAck.Client, Headers = { ["x-priority"] = "5" } });
+        options.Stomp.Subscriptions.Add(new StompSubscriptionOptions { Destination = "/topic/c", Ack = StompAck.Auto });
+        options.Stomp.DefaultDestination = "/queue/out";
+        configure?.Invoke(options.Stomp);
+        return new StompSession(_connection, options, _time, NullLogger.Instance);
+    }
+
+    private static byte[] Bytes(string s) => Encoding.UTF8.GetBytes(s);
+
+    private static string Message(string subscription, string ack, string body, string extra = "")
+        => $"MESSAGE\nsubscription:{subscription}\ndestination:/queue/x\nmessage-id:m-{ack}\nack:{ack}\n{extra}content-length:{Encoding.UTF8.GetByteCount(body)}\n\n{body}\0";
+
+    [Fact]
+    public async Task StartAsync_Connect_OffersVersionHostCredentialsAndHeartBeat()
+    {
+        var session = Create();
+
+        await session.StartAsync(CancellationToken.None);
+
+        Assert.Equal("ready:False", _connection.Calls[0]);
+        Assert.Equal("control:Text:CONNECT\naccept-version:1.2\nhost:/\nlogin:guest\npasscode:secret\nheart-beat:10000,10000\n\n\0", _connection.Calls[1]);
+    }
+
+    [Fact]
+    public async Task OnMessage_Connected_SubscribesEachWithPrefetchThenReady()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+
+        Assert.Equal(ReceiveDecision.Consumed, session.OnMessage(Bytes("CONNECTED\nversion:1.2\nheart-beat:2000,2000\n\n\0"), FrameKind.Text, out _));
+
+        Assert.Equal(
+            [
+                "post:Text:SUBSCRIBE\nid:sub-0\ndestination:/queue/a\nack:client-individual\nprefetch-count:64\n\n\0",
+                "post:Text:SUBSCRIBE\nid:b\ndestination:/queue/b\nack:client\nprefetch-count:64\nx-priority:5\n\n\0",
+                "post:Text:SUBSCRIBE\nid:sub-2\ndestination:/topic/c\nack:auto\n\n\0",
+                "ready:True",
+            ],
+            _connection.Calls.Skip(2));
+    }
+
+    [Fact]
+    public async Task OnMessage_TwoMessagesInOneWebSocketMessage_BothDeliveredWithHeadersAndBody()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+        session.OnMessage(Bytes("CONNECTED\nversion:1.2\n\n\0"), FrameKind.Text, out _);
+        var message = Bytes(Message("sub-0", "1", "hello") + "\n" + Message("sub-2", "2", "wörld"));
+
+        Assert.Equal(ReceiveDecision.Deliver, session.OnMessage(message, FrameKind.Text, out var first));
+        Assert.True(session.TryNextFrame(message, out var second));
+        Assert.False(session.TryNextFrame(message, out _));
+
+        Assert.Equal("hello", Encoding.UTF8.GetString(message, first.Offset, first.Length));
+        Assert.Equal("wörld", Encoding.UTF8.GetString(message, second.Offset, second.Length));
+        var headers = new FrameHeaders(message.AsMemory(first.HeadersOffset, first.HeadersLength));
+        Assert.Equal("/queue/x", headers["destination"]);
+        Assert.Equal("m-1", headers["message-id"]);
+        Assert.NotEqual(0, first.CompletionToken); // client-individual
+        Assert.Equal(0, second.CompletionToken); // auto: nothing to acknowledge
+    }
+
+    [Fact]
+    public async Task Complete_ClientIndividual_AckWhenHandledNackWhenFailedOrDroppedNothingWhenLost()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+        session.OnMessage(Bytes("CONNECTED\nversion:1.2\n\n\0"), FrameKind.Text, out _);
+        var tokens = new[] { "1", "2", "3", "4" }.Select(ack =>
+        {
+            session.OnMessage(Bytes(Message("sub-0", ack, "x")), FrameKind.Text, out var frame);
+            return frame.CompletionToken;
+        }).ToArray();
+        _connection.Calls.Clear();
+
+        session.Complete(tokens[1], FrameOutcome.HandlerFailed);
+        session.Complete(tokens[0], FrameOutcome.Handled);
+        session.Complete(tokens[2], FrameOutcome.Dropped);
+        session.Complete(tokens[3], FrameOutcome.Lost);
+
+        Assert.Equal(["post:Text:NACK\nid:2\n\n\0", "post:Text:ACK\nid:1\n\n\0", "post:Text:NACK\nid:3\n\n\0"], _connection.Calls);
+    }
+
+    [Fact]
+    public async Task Complete_ClientCumulative_AckOnlyUpToTheNewestWhosePredecessorsAreHandled()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+        session.OnMessage(Bytes("CONNECTED\nversion:1.2\n\n\0"), FrameKind.Text, out _);
+        var tokens = new[] { "1", "2", "3", "4", "5" }.Select(ack =>
+        {
+            session.OnMessage(Bytes(Message("b", ack, "x")), FrameKind.Text, out var frame);
+            return frame.CompletionToken;
+        }).ToArray();
+        _connection.Calls.Clear();
+
+        session.Complete(tokens[1], FrameOutcome.Handled); // 1 still open: nothing yet
+        Assert.Empty(_connection.Calls);
+        session.Complete(tokens[0], FrameOutcome.Handled); // 1 and 2: one cumulative ACK of 2
+        Assert.Equal(["post:Text:ACK\nid:2\n\n\0"], _connection.Calls);
+        session.Complete(tokens[3], FrameOutcome.Handled);
+        session.Complete(tokens[2], FrameOutcome.HandlerFailed); // 3 failed: NACK it alone, then ACK 4
+        Assert.Equal(["post:Text:ACK\nid:2\n\n\0", "post:Text:NACK\nid:3\n\n\0", "post:Text:ACK\nid:4\n\n\0"], _connection.Calls);
+    }
+
+    [Fact]
+    public async Task OnMessage_Error_FailsTheConnectionWithTheServersMessage()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+
+        Assert.Equal(ReceiveDecision.Close, session.OnMessage(Bytes("ERROR\nmessage:Access refused for user 'guest'\ncontent-length:3\n\nbad\0"), FrameKind.Text, out _));
+
+        Assert.Equal((WebSocketCloseStatus.PolicyViolation, "STOMP ERROR from the server: Access refused for user 'guest'"), Assert.Single(_connection.Failures));
+    }
+
+    [Fact]
+    public async Task OnMessage_MalformedFrame_FailsWith1002NamingTheProblem()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+
+        Assert.Equal(ReceiveDecision.Close, session.OnMessage(Bytes("MESSAGE\nfoo\n\n\0"), FrameKind.Text, out _));
+
+        Assert.Equal((WebSocketCloseStatus.ProtocolError, "malformed STOMP frame: header line without ':' ('foo')"), Assert.Single(_connection.Failures));
+    }
+
+    [Fact]
+    public async Task OnTick_NegotiatedHeartBeats_SentInTimeAndSilenceBeyondTwicePeriodFails()
+    {
+        var session = Create(s => s.HeartBeat = new StompHeartBeatOptions { Outgoing = TimeSpan.FromSeconds(1), Incoming = TimeSpan.FromSeconds(1) });
+        await session.StartAsync(CancellationToken.None);
+        session.OnMessage(Bytes("CONNECTED\nversion:1.2\nheart-beat:2000,500\n\n\0"), FrameKind.Text, out _);
+        _connection.Calls.Clear();
+
+        // We send every max(1000, 500) = 1 s (beats at half that), expect every max(2000, 1000) = 2 s.
+        _time.Advance(TimeSpan.FromMilliseconds(600));
+        session.OnTick(_time.GetTimestamp());
+        Assert.Equal(["post:Text:\n"], _connection.Calls);
+
+        session.OnMessage(Bytes("\n"), FrameKind.Text, out _); // the server's beat
+        _time.Advance(TimeSpan.FromSeconds(3.9));
+        session.OnTick(_time.GetTimestamp());
+        Assert.Empty(_connection.Failures);
+        _time.Advance(TimeSpan.FromSeconds(0.2));
+        session.OnTick(_time.GetTimestamp());
+        Assert.Equal((WebSocketCloseStatus.PolicyViolation, "no STOMP heart-beat from the server within 4 s"), Assert.Single(_connection.Failures));
+    }
+
+    [Fact]
+    public async Task Encode_Send_ToDefaultDestinationWithReceiptConfirmedByReceipt()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+        var scratch = new System.Buffers.ArrayBufferWriter<byte>();
+
+        var bytes = session.Encode(Bytes("{\"a\":1}"), FrameKind.Text, scratch, out var wireKind, out var replyKey);
+        session.OnMessage(Bytes($"RECEIPT\nreceipt-id:{replyKey}\n\n\0"), FrameKind.Text, out _);
+
+        Assert.Equal(FrameKind.Text, wireKind);
+        Assert.Equal($"SEND\ndestination:/queue/out\ncontent-type:text/plain\nreceipt:{replyKey}\ncontent-length:7\n\n{{\"a\":1}}\0", Encoding.UTF8.GetString(bytes.Span));
+        Assert.Equal((replyKey, SendStatus.Confirmed), (_connection.Replies.Single().ReplyKey, _connection.Replies.Single().Status));
+    }
+}
