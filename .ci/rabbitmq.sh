@@ -101,12 +101,15 @@ listeners.tcp.default = 127.0.0.1:$amqp_port
 web_stomp.tcp.ip = 127.0.0.1
 web_stomp.tcp.port = $stomp_port
 stomp.listeners.tcp.1 = 127.0.0.1:61613
+prometheus.tcp.ip = 127.0.0.1
+prometheus.tcp.port = 15692
+collect_statistics_interval = 250
 loopback_users.guest = true
 EOF
   : >"$dir/rabbitmq-env.conf"
   [ -e "$dir/advanced.config" ] || echo '[].' >"$dir/advanced.config"
   broker_env
-  "$sbin/rabbitmq-plugins" --offline enable rabbitmq_web_stomp >"$dir/plugins.log" 2>&1 ||
+  "$sbin/rabbitmq-plugins" --offline enable rabbitmq_web_stomp rabbitmq_prometheus >"$dir/plugins.log" 2>&1 ||
     { cat "$dir/plugins.log" >&2; die "rabbitmq-plugins --offline enable rabbitmq_web_stomp failed"; }
 
   say "starting node $node (state in $dir)"
