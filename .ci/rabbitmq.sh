@@ -79,12 +79,14 @@ running() {
 }
 
 log_tail() {
-  local f
+  local f shown=0
   for f in "$dir"/log/*.log "$dir/stdout.log"; do
     [ -s "$f" ] || continue
     say "---- tail of $f"
     tail -n 40 "$f" >&2
+    shown=1
   done
+  [ "$shown" -eq 1 ] || say "(the broker wrote no log yet in $dir/log or $dir/stdout.log)"
 }
 
 start() {
@@ -95,6 +97,7 @@ start() {
   install_package
   local sbin; sbin=$(sbin_dir)
   mkdir -p "$dir/home" "$dir/mnesia" "$dir/log"
+  rm -f "$dir"/log/*.log   # RabbitMQ appends; a failure's log tail should be this start's
   chmod 700 "$dir/home"
   cat >"$dir/rabbitmq.conf" <<EOF
 listeners.tcp.default = 127.0.0.1:$amqp_port
@@ -118,21 +121,24 @@ EOF
   setsid nohup "$sbin/rabbitmq-server" </dev/null >"$dir/stdout.log" 2>&1 &
   local pid=$!
 
+  # On failure: the log, then the half-started node goes (setsid made $pid its session and group).
+  fail() { log_tail; kill -TERM -- "-$pid" 2>/dev/null || true; die "$*"; }
   until port_open $stomp_port; do
-    if ! kill -0 "$pid" 2>/dev/null && ! { [ -s "$dir/rabbitmq.pid" ] && kill -0 "$(cat "$dir/rabbitmq.pid")" 2>/dev/null; }; then
-      log_tail; die "rabbitmq-server exited before web-stomp listened on 127.0.0.1:$stomp_port"
+    if ! kill -0 "$pid" 2>/dev/null; then
+      fail "rabbitmq-server exited before web-stomp listened on 127.0.0.1:$stomp_port"
     fi
     if [ $((SECONDS - t0)) -ge "$timeout" ]; then
-      log_tail; die "web-stomp did not listen on 127.0.0.1:$stomp_port within ${timeout}s"
+      fail "web-stomp did not listen on 127.0.0.1:$stomp_port within ${timeout}s"
     fi
     sleep 0.5
   done
   # One rabbitmqctl call (each costs ~1.5 s of CPU): the node has finished booting.
   local left=$((timeout - (SECONDS - t0))); [ "$left" -gt 5 ] || left=5
   if ! "$sbin/rabbitmqctl" -n "$node" await_startup --timeout "$left" >"$dir/await.log" 2>&1; then
-    cat "$dir/await.log" >&2; log_tail; die "rabbitmqctl await_startup failed"
+    cat "$dir/await.log" >&2; fail "rabbitmqctl await_startup failed"
   fi
-  port_open $amqp_port || { log_tail; die "AMQP is not listening on 127.0.0.1:$amqp_port"; }
+  port_open $amqp_port || fail "AMQP is not listening on 127.0.0.1:$amqp_port"
+  port_open 15692 || fail "the Prometheus plugin (queue depths for the tests) is not listening on 127.0.0.1:15692"
   say "ready in $((SECONDS - t0))s: ws://127.0.0.1:$stomp_port/ws and amqp://127.0.0.1:$amqp_port (guest/guest)"
 }
 
