@@ -73,6 +73,23 @@ public sealed class RabbitMqSmokeTests
         Assert.Equal(WebSocketCloseStatus.NormalClosure, ws.CloseStatus);
     }
 
+    [Fact]
+    public async Task PublishMany_5000Persistent_AllReadyCountedAndPurged()
+    {
+        await using var broker = await RabbitMqBroker.RequireAsync();
+        var ct = TestContext.Current.CancellationToken;
+        var queue = await broker.DeclareQueueAsync("many", ct);
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await broker.PublishManyAsync(queue, 5000, cancellationToken: ct);
+        TestContext.Current.TestOutputHelper?.WriteLine($"5000 persistent messages confirmed in {started.ElapsedMilliseconds} ms");
+
+        Assert.Equal((5000u, 0u), await broker.GetReadyAsync(queue, ct));
+        await RabbitMqBroker.WaitForDepthAsync(queue, ready: 5000, unacked: 0, cancellationToken: ct);
+        Assert.Equal(5000u, await broker.PurgeAsync(queue, ct));
+        Assert.Equal((0u, 0u), await broker.GetReadyAsync(queue, ct));
+    }
+
     private sealed record StompFrame(string Command, Dictionary<string, string> Headers, string Body);
 
     /// <summary>Just enough STOMP for the smoke test: frames as text, split at NUL, heart-beat EOLs skipped.</summary>
