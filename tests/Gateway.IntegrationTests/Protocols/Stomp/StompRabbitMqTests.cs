@@ -1,0 +1,108 @@
+using Gateway.Host.Health;
+using Gateway.Testing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Gateway.IntegrationTests.Protocols.Stomp;
+
+/// <summary>The gateway's STOMP session against a real RabbitMQ with web-stomp (<c>.ci/rabbitmq.sh</c>).</summary>
+public sealed class StompRabbitMqTests
+{
+    private static TestConfig Stomp(string queue, string ack = "client-individual", params (string Key, string? Value)[] more)
+    {
+        var settings = new List<(string, string?)>
+        {
+            ("Protocol", "Stomp"),
+            ("Stomp:Login", RabbitMqBroker.Login),
+            ("Stomp:Passcode", RabbitMqBroker.Passcode),
+            ("Stomp:Subscriptions:0:Destination", $"/queue/{queue}"),
+            ("Stomp:Subscriptions:0:Ack", ack),
+        };
+        settings.AddRange(more);
+        return new TestConfig().Socket("q", RabbitMqBroker.WebStompUrl, [.. settings]);
+    }
+
+    [Fact]
+    public async Task Subscribe_MessagesPublished_DeliveredWithHeadersAndAckedOnlyAfterHandling()
+    {
+        await using var broker = await RabbitMqBroker.RequireAsync();
+        var queue = await broker.DeclareQueueAsync("deliver");
+        await using var gateway = await GatewayTestHost.StartAsync(Stomp(queue));
+        await Eventually.TrueAsync(() => gateway.Status("q").State == SocketState.Ready, "connected and subscribed");
+
+        // Held in the handler: delivered, not yet acknowledged.
+        gateway.Recorder.Pause();
+        await broker.PublishAsync(queue, "first");
+        await RabbitMqBroker.WaitForDepthAsync(queue, ready: 0, unacked: 1);
+        gateway.Recorder.Resume();
+        await broker.PublishAsync(queue, "second", new Dictionary<string, object?> { ["x-tenant"] = "acme" });
+
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 2, "both delivered");
+        await RabbitMqBroker.WaitForDepthAsync(queue, ready: 0, unacked: 0);
+        var frames = gateway.Recorder.Frames.ToList();
+        Assert.Equal(["first", "second"], frames.Select(f => f.Text));
+        var headers = frames[1].Headers.ToDictionary(h => h.Key, h => h.Value);
+        Assert.Equal($"/queue/{queue}", headers["destination"]);
+        Assert.Equal("sub-0", headers["subscription"]);
+        Assert.Equal("acme", headers["x-tenant"]);
+        Assert.True(headers.ContainsKey("message-id"));
+    }
+
+    [Fact]
+    public async Task Subscribe_HandlerFails_NackedAndRedeliveredThenAcked()
+    {
+        await using var broker = await RabbitMqBroker.RequireAsync();
+        var queue = await broker.DeclareQueueAsync("nack");
+        await using var gateway = await GatewayTestHost.StartAsync(Stomp(queue).Set("Gateway:Sockets:q:Handlers:0", RecordingFrameHandler.Name).Set("Gateway:Sockets:q:Handlers:1", FailOnceHandler.Name),
+            services => services.AddFrameHandler<FailOnceHandler>(FailOnceHandler.Name));
+        await Eventually.TrueAsync(() => gateway.Status("q").State == SocketState.Ready, "connected and subscribed");
+
+        await broker.PublishAsync(queue, "flaky");
+
+        // The first delivery fails in a handler: NACK, and RabbitMQ delivers it again, marked redelivered.
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count >= 2, "redelivered after the NACK");
+        var frames = gateway.Recorder.Frames.ToList();
+        Assert.Equal(["flaky", "flaky"], frames.Take(2).Select(f => f.Text));
+        Assert.Equal("true", frames[1].Headers.Single(h => h.Key == "redelivered").Value);
+        await RabbitMqBroker.WaitForDepthAsync(queue, ready: 0, unacked: 0);
+        Assert.Equal(1, gateway.Status("q").HandlerErrors);
+    }
+
+    [Fact]
+    public async Task SendAndWait_DefaultDestination_ConfirmedByTheBrokersReceipt()
+    {
+        await using var broker = await RabbitMqBroker.RequireAsync();
+        var queue = await broker.DeclareQueueAsync("send");
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("q", RabbitMqBroker.WebStompUrl,
+            ("Protocol", "Stomp"), ("Stomp:Login", RabbitMqBroker.Login), ("Stomp:Passcode", RabbitMqBroker.Passcode), ("Stomp:DefaultDestination", $"/queue/{queue}")));
+        await Eventually.TrueAsync(() => gateway.Status("q").State == SocketState.Ready, "connected");
+
+        var result = await gateway.Sender.SendAndWaitAsync("q", OutboundMessage.Text("{\"order\":42}"));
+
+        Assert.Equal(SendStatus.Confirmed, result.Status);
+        await RabbitMqBroker.WaitForDepthAsync(queue, ready: 1, unacked: 0);
+    }
+
+    [Fact]
+    public async Task Connect_WrongPasscode_ErrorFrameLoggedClosedAndRetried()
+    {
+        await using var broker = await RabbitMqBroker.RequireAsync();
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("q", RabbitMqBroker.WebStompUrl,
+            ("Protocol", "Stomp"), ("Stomp:Login", RabbitMqBroker.Login), ("Stomp:Passcode", "wrong")));
+
+        await Eventually.TrueAsync(() => gateway.Logs.WithEventId(600).Count >= 2, "the ERROR was logged on two attempts");
+        var status = gateway.Status("q");
+        Assert.NotEqual(SocketState.Ready, status.State);
+        Assert.Contains("STOMP ERROR from the server", status.LastDisconnect ?? status.LastError, StringComparison.Ordinal);
+        Assert.DoesNotContain(gateway.Logs.GetSnapshot(), r => r.Message.Contains("wrong", StringComparison.Ordinal));
+    }
+
+    /// <summary>Throws the first time it sees each payload.</summary>
+    private sealed class FailOnceHandler : IFrameHandler
+    {
+        public const string Name = "fail-once";
+        private readonly HashSet<string> _seen = [];
+
+        public ValueTask HandleAsync(Frame frame, CancellationToken cancellationToken)
+            => _seen.Add(frame.GetText()) ? throw new InvalidOperationException("first delivery fails") : ValueTask.CompletedTask;
+    }
+}
