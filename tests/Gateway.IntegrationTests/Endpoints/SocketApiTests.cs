@@ -48,6 +48,9 @@ public sealed class SocketApiTests
         Assert.Equal(HttpStatusCode.Accepted, code);
         Assert.Equal("Sent", body.GetProperty("status").GetString());
         Assert.False(body.TryGetProperty("reply", out _)); // raw has no replies
+
+        // "Sent" means written to the connection; the server reads it a moment later.
+        await Eventually.TrueAsync(() => server.LastSession is { Received.Count: > 0 }, "the server read the message");
         Assert.Equal("confirm me", Encoding.UTF8.GetString(Assert.Single(server.LastSession!.Received).Data));
     }
 
