@@ -96,6 +96,25 @@ public sealed class StompRabbitMqTests
         Assert.DoesNotContain(gateway.Logs.GetSnapshot(), r => r.Message.Contains("wrong", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task HeartBeat_IdlePastTheBrokersLimit_ConnectionKept()
+    {
+        await using var broker = await RabbitMqBroker.RequireAsync();
+        var queue = await broker.DeclareQueueAsync("idle");
+        await using var gateway = await GatewayTestHost.StartAsync(Stomp(queue, "client-individual",
+            ("Stomp:HeartBeat:Outgoing", "00:00:02"), ("Stomp:HeartBeat:Incoming", "00:00:02"), ("KeepAliveInterval", "00:00:00")));
+        await Eventually.TrueAsync(() => gateway.Status("q").State == SocketState.Ready, "connected and subscribed");
+
+        // RabbitMQ closes a connection about 3 heart-beat periods (~6 s) without client heart-beats; wait past that.
+        await Task.Delay(TimeSpan.FromSeconds(8));
+        await broker.PublishAsync(queue, "still here");
+
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Any(f => f.Text == "still here"), "delivered on the first connection");
+        Assert.Equal(1, gateway.Recorder.Frames.Single().Connection);
+        Assert.Equal(0, gateway.Status("q").Reconnects);
+        Assert.Null(gateway.Status("q").LastDisconnect);
+    }
+
     /// <summary>Throws the first time it sees each payload.</summary>
     private sealed class FailOnceHandler : IFrameHandler
     {
