@@ -79,6 +79,13 @@ internal sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGKILL: no shutdown, no flush beyond what reached the OS (a crash, or <c>kill -9</c>).</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
     /// <summary>Sends SIGTERM, as a container runtime does on stop.</summary>
     public async Task TerminateAsync()
     {
