@@ -47,6 +47,33 @@ public sealed partial class RabbitMqBroker : IAsyncDisposable
         _channel = channel;
     }
 
+    /// <summary>
+    /// Stops and starts the broker with the repository's <c>.ci/rabbitmq.sh</c> (durable queues and
+    /// persistent messages survive). Only for tests in a collection that runs alone.
+    /// </summary>
+    public static async Task RestartAsync()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, ".ci", "rabbitmq.sh")))
+        {
+            root = root.Parent;
+        }
+
+        var script = root is null ? throw new InvalidOperationException(".ci/rabbitmq.sh not found above " + AppContext.BaseDirectory) : Path.Combine(root.FullName, ".ci", "rabbitmq.sh");
+        foreach (var command in new[] { "stop", "start" })
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("bash", [script, command]) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+            var output = process.StandardOutput.ReadToEndAsync(timeout.Token);
+            var errors = process.StandardError.ReadToEndAsync(timeout.Token);
+            await process.WaitForExitAsync(timeout.Token);
+            if (process.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"rabbitmq.sh {command} failed ({process.ExitCode}): {await output} {await errors}");
+            }
+        }
+    }
+
     /// <summary>web-stomp: what the gateway (or a plain ClientWebSocket) connects to.</summary>
     public static Uri WebStompUrl { get; } = Endpoint(UrlVariable, "ws://127.0.0.1:15674/ws");
 

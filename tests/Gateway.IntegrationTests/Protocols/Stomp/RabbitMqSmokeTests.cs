@@ -9,6 +9,7 @@ namespace Gateway.IntegrationTests.Protocols.Stomp;
 /// connection, without the gateway's STOMP code: a plain <see cref="ClientWebSocket"/> speaks
 /// hand-written STOMP 1.2 frames to RabbitMQ's web-stomp, and RabbitMQ.Client publishes over AMQP.
 /// </summary>
+[Collection(nameof(SharedBroker))]
 public sealed class RabbitMqSmokeTests
 {
     private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(30);

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Gateway.Testing;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.IntegrationTests.Protocols.Stomp;
 
@@ -8,6 +9,7 @@ namespace Gateway.IntegrationTests.Protocols.Stomp;
 /// End-to-end acknowledgement against a real RabbitMQ: a gateway process killed with SIGKILL
 /// mid-stream loses nothing, because a message is acknowledged only after the file handler wrote it.
 /// </summary>
+[Collection(nameof(SharedBroker))]
 public sealed class StompNoLossTests
 {
     private const int Messages = 10_000;
@@ -61,6 +63,39 @@ public sealed class StompNoLossTests
         {
             output.Delete(recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task Broker_RestartedMidStream_GatewayResubscribesOnItsOwnAndNothingIsLost()
+    {
+        const int count = 3_000;
+        await using var broker = await RabbitMqBroker.RequireAsync();
+        var queue = await broker.DeclareQueueAsync("restart");
+        await broker.PublishManyAsync(queue, count, i => $"r{i}");
+        await using var gateway = await GatewayTestHost.StartAsync(
+            new TestConfig().Socket("q", RabbitMqBroker.WebStompUrl,
+                ("Protocol", "Stomp"), ("Stomp:Login", RabbitMqBroker.Login), ("Stomp:Passcode", RabbitMqBroker.Passcode),
+                ("Stomp:Subscriptions:0:Destination", $"/queue/{queue}"), ("Handlers:0", RecordingFrameHandler.Name), ("Handlers:1", SlowHandler.Name)),
+            services => services.AddFrameHandler<SlowHandler>(SlowHandler.Name));
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count >= count / 6, "consuming", TimeSpan.FromSeconds(30));
+
+        await RabbitMqBroker.RestartAsync();
+
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Select(f => f.Text).Distinct().Count() == count, "every message arrived", TimeSpan.FromSeconds(120));
+        await RabbitMqBroker.WaitForDepthAsync(queue, ready: 0, unacked: 0, TimeSpan.FromSeconds(30));
+        var frames = gateway.Recorder.Frames.ToList();
+        Assert.True(frames[^1].Connection >= 2, "the last messages came over a new connection");
+        Assert.Equal(Gateway.Host.Health.SocketState.Ready, gateway.Status("q").State);
+        Assert.Equal(Enumerable.Range(1, count).Select(i => $"r{i}").ToHashSet(), frames.Select(f => f.Text).ToHashSet());
+        TestContext.Current.TestOutputHelper?.WriteLine($"broker restart after {count / 6}+ frames: {frames.Count} delivered, {count} distinct, {frames.Count - count} duplicates, {frames[^1].Connection} connections");
+    }
+
+    /// <summary>About a millisecond a frame, so that a stream is still flowing when the broker restarts.</summary>
+    private sealed class SlowHandler : IFrameHandler
+    {
+        public const string Name = "slow";
+
+        public async ValueTask HandleAsync(Frame frame, CancellationToken cancellationToken) => await Task.Delay(1, cancellationToken);
     }
 
     private static HashSet<string> Distinct(string file)

@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Gateway.IntegrationTests.Protocols.Stomp;
 
 /// <summary>The gateway's STOMP session against a real RabbitMQ with web-stomp (<c>.ci/rabbitmq.sh</c>).</summary>
+[Collection(nameof(SharedBroker))]
 public sealed class StompRabbitMqTests
 {
     private static TestConfig Stomp(string queue, string ack = "client-individual", params (string Key, string? Value)[] more)
