@@ -46,6 +46,9 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 
     public IReadOnlyList<string> Groups { get; init; } = [];
 
+    /// <summary>The protocol's subscriptions (STOMP), in configuration order; empty for raw sockets.</summary>
+    public IReadOnlyList<SubscriptionStatus> Subscriptions { get; init; } = [];
+
     /// <summary>The WebSocket implementation in use (<c>Transport</c>).</summary>
     public string Transport { get; init; } = string.Empty;
 
@@ -170,7 +173,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
                 Name, _state, _stateDetail, _since, Protocol, Transport, Required, Url, _attempt, _reconnects, _lastConnectedAt,
                 _lastCloseStatus, _lastCloseDescription, _lastDisconnect, _lastDisconnectReason, _lastClosedBy, _lastError, _lastHttpStatus,
                 FramesReceived, FramesHandled, FramesSent, QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups,
-                Volatile.Read(ref _failing));
+                Volatile.Read(ref _failing), Subscriptions.Count == 0 ? null : [.. Subscriptions.Select(s => s.Snapshot())]);
         }
     }
 }
@@ -203,7 +206,8 @@ internal sealed record SocketStatusSnapshot(
     long HandlerErrors,
     int OutboundDepth,
     IReadOnlyList<string> Groups,
-    FailingHandler? FailingHandler);
+    FailingHandler? FailingHandler,
+    IReadOnlyList<SubscriptionSnapshot>? Subscriptions = null);
 
 /// <summary>Every frame since <paramref name="Since"/> failed in some handler; the first one to fail was <paramref name="Handler"/>.</summary>
 internal sealed record FailingHandler(string Handler, DateTimeOffset Since);

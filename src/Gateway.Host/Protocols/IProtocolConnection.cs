@@ -7,6 +7,9 @@ internal interface IProtocolConnection
 {
     string SocketName { get; }
 
+    /// <summary>The socket's subscriptions in health, in configuration order (STOMP); empty otherwise.</summary>
+    IReadOnlyList<Health.SubscriptionStatus> Subscriptions { get; }
+
     /// <summary>The socket's receive buffers, for a frame the session assembles from several messages (<see cref="InboundFrame.Buffer"/>).</summary>
     Transport.FrameBufferPool Pool { get; }
 

@@ -79,6 +79,8 @@ internal sealed partial class SocketConnection
 
         public FrameBufferPool Pool => _owner._pool;
 
+        public IReadOnlyList<SubscriptionStatus> Subscriptions => _owner.Status.Subscriptions;
+
         /// <summary>
         /// The first of the receive loop (a frame) and the Ready transition claims the connection's
         /// announcement: a Connected item queued behind frames would take a queue slot for nothing.

@@ -64,7 +64,13 @@ internal sealed partial class SocketConnection
         _metrics = metrics;
         _time = time;
         _logger = loggerFactory.CreateLogger<SocketConnection>();
-        Status = new SocketStatus(name, options.Protocol.ToString(), options.Required, _displayUrl.ToString()) { Groups = options.Groups, Transport = options.Transport.ToString() };
+        Status = new SocketStatus(name, options.Protocol.ToString(), options.Required, _displayUrl.ToString()) {
+            Groups = options.Groups,
+            Transport = options.Transport.ToString(),
+            Subscriptions = options.Protocol == SocketProtocol.Stomp
+                ? [.. options.Stomp.Subscriptions.Select((s, i) => new SubscriptionStatus(s.Id ?? $"sub-{i}", s.Destination ?? string.Empty))]
+                : [],
+        };
         Outbound = new OutboundPipeline(name, options, encoder, metrics, Status, time, loggerFactory.CreateLogger<OutboundPipeline>());
         Dispatcher = new FrameDispatcher(name, options.Queue, pipeline, _pool, metrics, Status, time, loggerFactory.CreateLogger<FrameDispatcher>());
     }

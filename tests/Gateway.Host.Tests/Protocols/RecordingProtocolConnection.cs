@@ -19,6 +19,10 @@ internal sealed class RecordingProtocolConnection : IProtocolConnection
 
     public Gateway.Host.Transport.FrameBufferPool Pool { get; } = new(maxRetainedPerSize: 4);
 
+    public List<Gateway.Host.Health.SubscriptionStatus> SubscriptionList { get; } = [];
+
+    public IReadOnlyList<Gateway.Host.Health.SubscriptionStatus> Subscriptions => SubscriptionList;
+
     public List<(long ReplyKey, SendStatus Status, byte[] Reply)> Replies { get; } = [];
 
     public ValueTask SendControlAsync(ReadOnlyMemory<byte> message, FrameKind kind, CancellationToken cancellationToken)

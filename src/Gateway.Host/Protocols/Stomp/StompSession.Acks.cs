@@ -16,7 +16,6 @@ internal sealed partial class StompSession
     {
         private readonly Lock _lock = new();
         private readonly Dictionary<long, Pending> _pending = [];
-        private readonly Dictionary<string, int> _subscriptionIndex = new(StringComparer.Ordinal);
         private readonly StompAck[] _modes;
         private readonly Queue<long>[] _inOrder;
         private long _next;
@@ -27,7 +26,6 @@ internal sealed partial class StompSession
             _inOrder = new Queue<long>[stomp.Subscriptions.Count];
             for (var i = 0; i < stomp.Subscriptions.Count; i++)
             {
-                _subscriptionIndex[IdOf(stomp.Subscriptions[i], i)] = i;
                 _modes[i] = stomp.Subscriptions[i].Ack;
                 _inOrder[i] = new Queue<long>();
             }
@@ -35,12 +33,10 @@ internal sealed partial class StompSession
 
         public static string IdOf(StompSubscriptionOptions subscription, int index) => subscription.Id ?? $"sub-{index}";
 
-        /// <summary>The completion token for a MESSAGE; 0 when nothing will be acknowledged (<c>auto</c>, an unknown subscription).</summary>
-        public long Track(StompFrameView view)
+        /// <summary>The completion token for a MESSAGE of subscription <paramref name="index"/>; 0 when nothing will be acknowledged (<c>auto</c>, an unknown subscription).</summary>
+        public long Track(StompFrameView view, int index)
         {
-            if (!view.TryGetHeader("subscription", out var subscription)
-                || !_subscriptionIndex.TryGetValue(subscription, out var index)
-                || _modes[index] == StompAck.Auto)
+            if (index < 0 || _modes[index] == StompAck.Auto)
             {
                 return 0;
             }

@@ -28,6 +28,10 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
     private readonly StompParser _parser;
     private readonly List<InboundFrame> _frames = [];
     private readonly TaskCompletionSource _goodbye = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Dictionary<string, int> _subscriptionIndex = new(StringComparer.Ordinal);
+
+    // Per subscription: when it last showed life (subscribed, or a message), for StaleAfter.
+    private readonly long[] _lastActivity;
     private int _nextFrame;
     private long _nextReceipt;
     private volatile bool _ready;
@@ -48,7 +52,14 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
         _logger = logger;
         _parser = new StompParser(options.MaxMessageSize);
         _acks = new AckTracker(_stomp);
+        _lastActivity = new long[_stomp.Subscriptions.Count];
+        for (var i = 0; i < _stomp.Subscriptions.Count; i++)
+        {
+            _subscriptionIndex[AckTracker.IdOf(_stomp.Subscriptions[i], i)] = i;
+        }
     }
+
+    private Health.SubscriptionStatus? StatusOf(int index) => index >= 0 && index < _connection.Subscriptions.Count ? _connection.Subscriptions[index] : null;
 
     public async ValueTask StartAsync(CancellationToken cancellationToken)
     {
@@ -140,7 +151,14 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
     /// <summary>A MESSAGE as a frame: the body and the header block, in the message or (split over several) in a pool buffer.</summary>
     private InboundFrame? Message(ReadOnlySpan<byte> message, StompFrameView view)
     {
-        var token = _acks.Track(view);
+        var index = view.TryGetHeader("subscription", out var subscription) && _subscriptionIndex.TryGetValue(subscription, out var i) ? i : -1;
+        if (index >= 0)
+        {
+            Volatile.Write(ref _lastActivity[index], _time.GetTimestamp());
+            StatusOf(index)?.AddMessage(_time.GetUtcNow());
+        }
+
+        var token = _acks.Track(view, index);
         if (!view.IsBuffered)
         {
             var headersOffset = (int)Unsafe.ByteOffset(ref MemoryMarshal.GetReference(message), ref MemoryMarshal.GetReference(view.HeaderBlock));
@@ -162,9 +180,12 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
         Volatile.Write(ref _sendEvery, cx == 0 || sy == 0 ? 0 : TimeSpan.FromMilliseconds(Math.Max(cx, sy)).Ticks);
         Volatile.Write(ref _expectEvery, sx == 0 || cy == 0 ? 0 : TimeSpan.FromMilliseconds(Math.Max(sx, cy)).Ticks);
 
+        var now = _time.GetTimestamp();
         for (var i = 0; i < _stomp.Subscriptions.Count; i++)
         {
             _connection.PostControl(Subscribe(i), FrameKind.Text);
+            Volatile.Write(ref _lastActivity[i], now);
+            StatusOf(i)?.SetSubscribed();
         }
 
         _ready = true;
@@ -250,6 +271,7 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
             return;
         }
 
+        ResubscribeStale(timestamp);
         var send = Volatile.Read(ref _sendEvery);
         if (send > 0 && _time.GetElapsedTime(Volatile.Read(ref _lastSent), timestamp) >= TimeSpan.FromTicks(send) / 2)
         {
@@ -260,6 +282,29 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
     }
 
     private static readonly byte[] s_heartBeat = "\n"u8.ToArray();
+
+    /// <summary>A subscription with <c>StaleAfter</c> that got nothing for that long: UNSUBSCRIBE and SUBSCRIBE again, on the same connection.</summary>
+    private void ResubscribeStale(long timestamp)
+    {
+        for (var i = 0; i < _stomp.Subscriptions.Count; i++)
+        {
+            if (_stomp.Subscriptions[i].StaleAfter is not { } staleAfter || _time.GetElapsedTime(Volatile.Read(ref _lastActivity[i]), timestamp) < staleAfter)
+            {
+                continue;
+            }
+
+            Volatile.Write(ref _lastActivity[i], timestamp);
+            var id = AckTracker.IdOf(_stomp.Subscriptions[i], i);
+            var writer = new ArrayBufferWriter<byte>(64);
+            var unsubscribe = new StompFrameWriter(writer, StompCommand.Unsubscribe);
+            unsubscribe.Header("id", id);
+            unsubscribe.End();
+            _connection.PostControl(writer.WrittenMemory.ToArray(), FrameKind.Text);
+            _connection.PostControl(Subscribe(i), FrameKind.Text);
+            StatusOf(i)?.AddResubscribe();
+            Log.Resubscribed(_logger, _connection.SocketName, id, _stomp.Subscriptions[i].Destination!, staleAfter);
+        }
+    }
 
     public void StopDelivering()
     {
@@ -293,7 +338,14 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
         }
     }
 
-    public void Dispose() => _parser.Dispose();
+    public void Dispose()
+    {
+        _parser.Dispose();
+        for (var i = 0; i < _stomp.Subscriptions.Count; i++)
+        {
+            StatusOf(i)?.SetPending();
+        }
+    }
 
     private static long Milliseconds(TimeSpan value) => (long)value.TotalMilliseconds;
 
@@ -311,5 +363,8 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
     {
         [LoggerMessage(600, LogLevel.Error, "Socket {SocketName}: STOMP ERROR from the server: {ErrorMessage} {ErrorBody}")]
         public static partial void ServerError(ILogger logger, string socketName, string errorMessage, string errorBody);
+
+        [LoggerMessage(601, LogLevel.Warning, "Socket {SocketName}: subscription {SubscriptionId} ({Destination}) got nothing for {StaleAfter} (StaleAfter); resubscribed on the same connection.")]
+        public static partial void Resubscribed(ILogger logger, string socketName, string subscriptionId, string destination, TimeSpan staleAfter);
     }
 }

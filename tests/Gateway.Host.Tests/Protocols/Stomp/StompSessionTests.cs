@@ -170,6 +170,33 @@ public sealed class StompSessionTests
     }
 
     [Fact]
+    public async Task OnTick_SubscriptionSilentForStaleAfter_UnsubscribedAndSubscribedAgainCountedInHealth()
+    {
+        _connection.SubscriptionList.AddRange([new("sub-0", "/queue/a"), new("b", "/queue/b"), new("sub-2", "/topic/c")]);
+        var session = Create(s => s.Subscriptions[0].StaleAfter = TimeSpan.FromSeconds(5));
+        await session.StartAsync(CancellationToken.None);
+        session.OnMessage(Bytes("CONNECTED\nversion:1.2\n\n\0"), FrameKind.Text, out _);
+        _connection.Calls.Clear();
+
+        _time.Advance(TimeSpan.FromSeconds(4));
+        session.OnMessage(Bytes(Message("sub-0", "1", "x")), FrameKind.Text, out _); // life: the clock starts over
+        _time.Advance(TimeSpan.FromSeconds(4.9));
+        session.OnTick(_time.GetTimestamp());
+        Assert.Empty(_connection.Calls);
+
+        _time.Advance(TimeSpan.FromSeconds(0.2));
+        session.OnTick(_time.GetTimestamp());
+
+        Assert.Equal(["post:Text:UNSUBSCRIBE\nid:sub-0\n\n\0", "post:Text:SUBSCRIBE\nid:sub-0\ndestination:/queue/a\nack:client-individual\nprefetch-count:64\n\n\0"], _connection.Calls);
+        var health = _connection.SubscriptionList[0].Snapshot();
+        Assert.Equal(("Subscribed", 1L, 1L), (health.State, health.MessagesReceived, health.Resubscribes));
+        Assert.Equal(0, _connection.SubscriptionList[1].Snapshot().Resubscribes); // no StaleAfter: never
+
+        session.Dispose();
+        Assert.Equal("Pending", _connection.SubscriptionList[0].Snapshot().State);
+    }
+
+    [Fact]
     public async Task Encode_Send_ToDefaultDestinationWithReceiptConfirmedByReceipt()
     {
         var session = Create();

@@ -116,6 +116,27 @@ public sealed class StompRabbitMqTests
         Assert.Null(gateway.Status("q").LastDisconnect);
     }
 
+    [Fact]
+    public async Task StaleAfter_SubscriptionSilent_ResubscribedOnTheSameConnectionAndStillDelivers()
+    {
+        await using var broker = await RabbitMqBroker.RequireAsync();
+        var queue = await broker.DeclareQueueAsync("stale");
+        await using var gateway = await GatewayTestHost.StartAsync(Stomp(queue, "client-individual", ("Stomp:Subscriptions:0:StaleAfter", "00:00:01")));
+        await Eventually.TrueAsync(() => gateway.Status("q").State == SocketState.Ready, "connected and subscribed");
+
+        await Eventually.TrueAsync(() => gateway.Status("q").Subscriptions![0].Resubscribes >= 2, "resubscribed twice while silent");
+        await broker.PublishAsync(queue, "after the resubscribe");
+
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Any(f => f.Text == "after the resubscribe"), "delivered");
+        var subscription = gateway.Status("q").Subscriptions![0];
+        Assert.Equal(("sub-0", $"/queue/{queue}", "Subscribed"), (subscription.Id, subscription.Destination, subscription.State));
+        Assert.Equal(1, subscription.MessagesReceived);
+        Assert.NotNull(subscription.LastMessageAt);
+        Assert.Equal(1, gateway.Recorder.Frames.Single().Connection); // no reconnect
+        Assert.True(gateway.Logs.WithEventId(601).Count >= 2);
+        await RabbitMqBroker.WaitForDepthAsync(queue, ready: 0, unacked: 0);
+    }
+
     /// <summary>Throws the first time it sees each payload.</summary>
     private sealed class FailOnceHandler : IFrameHandler
     {
