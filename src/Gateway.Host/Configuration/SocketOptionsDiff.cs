@@ -9,12 +9,15 @@ internal sealed record SocketOptionsDiff(
     IReadOnlyList<string> Changed,
     IReadOnlyList<string> HandlersChanged)
 {
-    public bool IsEmpty => Added.Count == 0 && Removed.Count == 0 && Changed.Count == 0 && HandlersChanged.Count == 0;
+    /// <summary>Sockets whose protocol subscriptions (STOMP) changed, and nothing else that needs a reconnect: applied on the open connection.</summary>
+    public IReadOnlyList<string> SubscriptionsChanged { get; init; } = [];
+
+    public bool IsEmpty => Added.Count == 0 && Removed.Count == 0 && Changed.Count == 0 && HandlersChanged.Count == 0 && SubscriptionsChanged.Count == 0;
 
     /// <summary>Compares the enabled sockets of two configurations by name.</summary>
     public static SocketOptionsDiff Compute(IReadOnlyDictionary<string, SocketOptions> before, IReadOnlyDictionary<string, SocketOptions> after)
     {
-        List<string> added = [], removed = [], changed = [], handlersChanged = [];
+        List<string> added = [], removed = [], changed = [], handlersChanged = [], subscriptionsChanged = [];
         foreach (var (name, next) in after)
         {
             if (!next.Enabled)
@@ -30,9 +33,17 @@ internal sealed record SocketOptionsDiff(
             {
                 changed.Add(name);
             }
-            else if (!previous.Handlers.SequenceEqual(next.Handlers, StringComparer.Ordinal))
+            else
             {
-                handlersChanged.Add(name);
+                if (!previous.Handlers.SequenceEqual(next.Handlers, StringComparer.Ordinal))
+                {
+                    handlersChanged.Add(name);
+                }
+
+                if (JsonSerializer.Serialize(previous.Stomp.Subscriptions) != JsonSerializer.Serialize(next.Stomp.Subscriptions))
+                {
+                    subscriptionsChanged.Add(name);
+                }
             }
         }
 
@@ -44,10 +55,10 @@ internal sealed record SocketOptionsDiff(
             }
         }
 
-        return new SocketOptionsDiff(added, removed, changed, handlersChanged);
+        return new SocketOptionsDiff(added, removed, changed, handlersChanged) { SubscriptionsChanged = subscriptionsChanged };
     }
 
-    /// <summary>Whether two sockets differ in anything but their handlers (which apply without reconnecting).</summary>
+    /// <summary>Whether two sockets differ in anything but their handlers and subscriptions (which apply without reconnecting).</summary>
     /// <remarks>
     /// Compares the serialized form so that every present and future key, nested or a collection,
     /// takes part without a hand-written Equals to keep in step. Runs only on reload.
@@ -59,6 +70,7 @@ internal sealed record SocketOptionsDiff(
     {
         var node = JsonSerializer.SerializeToNode(options)!.AsObject();
         node.Remove(nameof(SocketOptions.Handlers));
+        node[nameof(SocketOptions.Stomp)]!.AsObject().Remove(nameof(StompOptions.Subscriptions));
 
         // Header order carries no meaning (names are case-insensitive too).
         node[nameof(SocketOptions.Headers)] = JsonSerializer.SerializeToNode(

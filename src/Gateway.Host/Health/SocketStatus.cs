@@ -47,7 +47,9 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     public IReadOnlyList<string> Groups { get; init; } = [];
 
     /// <summary>The protocol's subscriptions (STOMP), in configuration order; empty for raw sockets.</summary>
-    public IReadOnlyList<SubscriptionStatus> Subscriptions { get; init; } = [];
+    public IReadOnlyList<SubscriptionStatus> Subscriptions { get => Volatile.Read(ref _subscriptions); set => Volatile.Write(ref _subscriptions, value); }
+
+    private IReadOnlyList<SubscriptionStatus> _subscriptions = [];
 
     /// <summary>The WebSocket implementation in use (<c>Transport</c>).</summary>
     public string Transport { get; init; } = string.Empty;

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Gateway.Host.Configuration;
 
 namespace Gateway.Host.Protocols;
 
@@ -35,6 +36,11 @@ internal interface IProtocolSession : IFrameCompletion
     /// by a reply (<see cref="IProtocolConnection.CompleteReply"/>) rather than by being written.
     /// </summary>
     ReadOnlyMemory<byte> Encode(ReadOnlyMemory<byte> payload, FrameKind kind, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey);
+
+    /// <summary>A reload changed only the socket's subscriptions: apply them on this connection (STOMP: UNSUBSCRIBE, SUBSCRIBE).</summary>
+    void OnSubscriptionsChanged(SocketOptions options)
+    {
+    }
 
     /// <summary>From the shared watchdog: heart-beats and deadlines (no timer per connection).</summary>
     void OnTick(long timestamp);

@@ -42,6 +42,7 @@ internal sealed partial class SocketConnection
     private LiveConnection? _live;
     private volatile DisconnectReason? _closedByGateway;
     private volatile bool _delivering = true;
+    private SocketOptions _options = null!;
     private long _lastReceived;
     private long _sequence;
     private long _connectionNumber;
@@ -67,9 +68,7 @@ internal sealed partial class SocketConnection
         Status = new SocketStatus(name, options.Protocol.ToString(), options.Required, _displayUrl.ToString()) {
             Groups = options.Groups,
             Transport = options.Transport.ToString(),
-            Subscriptions = options.Protocol == SocketProtocol.Stomp
-                ? [.. options.Stomp.Subscriptions.Select((s, i) => new SubscriptionStatus(s.Id ?? $"sub-{i}", s.Destination ?? string.Empty))]
-                : [],
+            Subscriptions = SubscriptionStatuses(options, []),
         };
         Outbound = new OutboundPipeline(name, options, encoder, metrics, Status, time, loggerFactory.CreateLogger<OutboundPipeline>());
         Dispatcher = new FrameDispatcher(name, options.Queue, pipeline, _pool, metrics, Status, time, loggerFactory.CreateLogger<FrameDispatcher>());
@@ -77,7 +76,8 @@ internal sealed partial class SocketConnection
 
     public string Name { get; }
 
-    public SocketOptions Options { get; }
+    /// <summary>The socket's options; replaced only by <see cref="UpdateSubscriptions"/>, whose change needs no reconnect.</summary>
+    public SocketOptions Options { get => Volatile.Read(ref _options); private set => Volatile.Write(ref _options, value); }
 
     public SocketStatus Status { get; }
 
@@ -99,6 +99,24 @@ internal sealed partial class SocketConnection
     /// <inheritdoc cref="OutboundPipeline.SendAsync"/>
     public ValueTask<SendOutcome> SendAsync(OutboundMessage message, bool waitForConfirmation, CancellationToken cancellationToken)
         => Outbound.SendAsync(message, _stopping.IsCancellationRequested, waitForConfirmation, cancellationToken);
+
+    /// <summary>
+    /// New protocol subscriptions (STOMP) on the open connection, without reconnecting: health lists
+    /// the new set (keeping the counters of those that stay), the session unsubscribes what went and
+    /// subscribes what came, and later connections use the new set.
+    /// </summary>
+    public void UpdateSubscriptions(SocketOptions next)
+    {
+        Status.Subscriptions = SubscriptionStatuses(next, Status.Subscriptions);
+        Options = next;
+        Volatile.Read(ref _live)?.Session.OnSubscriptionsChanged(next);
+    }
+
+    private static IReadOnlyList<SubscriptionStatus> SubscriptionStatuses(SocketOptions options, IReadOnlyList<SubscriptionStatus> current)
+        => options.Protocol != SocketProtocol.Stomp
+            ? []
+            : [.. options.Stomp.Subscriptions.Select((s, i) => (Id: s.Id ?? $"sub-{i}", Destination: s.Destination ?? string.Empty))
+                .Select(s => current.FirstOrDefault(c => c.Id == s.Id && c.Destination == s.Destination) ?? new SubscriptionStatus(s.Id, s.Destination))];
 
     /// <summary>Closes the current connection (1000, "reconnect requested") and connects again without waiting out a backoff.</summary>
     /// <returns><see langword="false"/> when there is no open connection to restart.</returns>

@@ -30,6 +30,9 @@ internal sealed partial class SocketSupervisor
         [LoggerMessage(406, LogLevel.Information, "Socket {SocketName} handlers changed to [{Handlers}]; applied without reconnecting.")]
         public static partial void HandlersChanged(ILogger logger, string socketName, string handlers);
 
+        [LoggerMessage(411, LogLevel.Information, "Socket {SocketName} subscriptions changed; applied on the open connection without reconnecting.")]
+        public static partial void SubscriptionsChanged(ILogger logger, string socketName);
+
         [LoggerMessage(408, LogLevel.Error, "{Problem} Not applied: the running configuration stays until the file is fixed.")]
         public static partial void ConfigurationFileBroken(ILogger logger, string problem);
 

@@ -208,6 +208,15 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
             work.Add(RestartAsync(name, next.Sockets[name], timeout));
         }
 
+        foreach (var name in diff.SubscriptionsChanged)
+        {
+            Log.SubscriptionsChanged(_logger, name);
+            if (_connections.TryGetValue(name, out var connection))
+            {
+                connection.UpdateSubscriptions(next.Sockets[name]);
+            }
+        }
+
         foreach (var name in diff.HandlersChanged)
         {
             Log.HandlersChanged(_logger, name, string.Join(", ", next.Sockets[name].Handlers));

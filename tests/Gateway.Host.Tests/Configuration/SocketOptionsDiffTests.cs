@@ -51,6 +51,23 @@ public sealed partial class SocketOptionsDiffTests
     }
 
     [Fact]
+    public void Compute_OnlyStompSubscriptionsAndHandlersChanged_AppliedInPlaceNotRestarted()
+    {
+        var before = Socket();
+        before.Stomp.Subscriptions.Add(new StompSubscriptionOptions { Destination = "/queue/a" });
+        var after = Socket(handlers: "file");
+        after.Stomp.Subscriptions.Add(new StompSubscriptionOptions { Destination = "/queue/b" });
+        var loginChanged = Socket();
+        loginChanged.Stomp.Login = "other";
+
+        var diff = SocketOptionsDiff.Compute(Sockets(("s", before), ("t", Socket())), Sockets(("s", after), ("t", loginChanged)));
+
+        Assert.Equal(["s"], diff.SubscriptionsChanged);
+        Assert.Equal(["s"], diff.HandlersChanged);
+        Assert.Equal(["t"], diff.Changed); // anything else of Stomp reconnects
+    }
+
+    [Fact]
     public void Compute_NewSocket_IsAdded()
     {
         var diff = SocketOptionsDiff.Compute(Sockets(("a", Socket())), Sockets(("a", Socket()), ("b", Socket())));

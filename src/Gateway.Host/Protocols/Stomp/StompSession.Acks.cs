@@ -4,7 +4,7 @@ namespace Gateway.Host.Protocols.Stomp;
 
 internal sealed partial class StompSession
 {
-    private readonly AckTracker _acks;
+    private readonly AckTracker _acks = new();
 
     /// <summary>
     /// Which MESSAGE frames still wait for their outcome, and what to send once it is known:
@@ -16,27 +16,13 @@ internal sealed partial class StompSession
     {
         private readonly Lock _lock = new();
         private readonly Dictionary<long, Pending> _pending = [];
-        private readonly StompAck[] _modes;
-        private readonly Queue<long>[] _inOrder;
+        private readonly Dictionary<string, Queue<long>> _inOrder = new(StringComparer.Ordinal);
         private long _next;
 
-        public AckTracker(StompOptions stomp)
+        /// <summary>The completion token for a MESSAGE of a subscription acknowledged <paramref name="mode"/>; 0 when nothing will be acknowledged (<c>auto</c>).</summary>
+        public long Track(StompFrameView view, StompAck mode, string subscription)
         {
-            _modes = new StompAck[stomp.Subscriptions.Count];
-            _inOrder = new Queue<long>[stomp.Subscriptions.Count];
-            for (var i = 0; i < stomp.Subscriptions.Count; i++)
-            {
-                _modes[i] = stomp.Subscriptions[i].Ack;
-                _inOrder[i] = new Queue<long>();
-            }
-        }
-
-        public static string IdOf(StompSubscriptionOptions subscription, int index) => subscription.Id ?? $"sub-{index}";
-
-        /// <summary>The completion token for a MESSAGE of subscription <paramref name="index"/>; 0 when nothing will be acknowledged (<c>auto</c>, an unknown subscription).</summary>
-        public long Track(StompFrameView view, int index)
-        {
-            if (index < 0 || _modes[index] == StompAck.Auto)
+            if (mode == StompAck.Auto)
             {
                 return 0;
             }
@@ -51,10 +37,15 @@ internal sealed partial class StompSession
             lock (_lock)
             {
                 var token = ++_next;
-                _pending[token] = new Pending(id, index);
-                if (_modes[index] == StompAck.Client)
+                _pending[token] = new Pending(id, subscription, mode);
+                if (mode == StompAck.Client)
                 {
-                    _inOrder[index].Enqueue(token);
+                    if (!_inOrder.TryGetValue(subscription, out var queue))
+                    {
+                        _inOrder[subscription] = queue = new Queue<long>();
+                    }
+
+                    queue.Enqueue(token);
                 }
 
                 return token;
@@ -72,7 +63,7 @@ internal sealed partial class StompSession
                     return send;
                 }
 
-                if (_modes[pending.Subscription] == StompAck.ClientIndividual)
+                if (pending.Mode == StompAck.ClientIndividual)
                 {
                     _pending.Remove(token);
                     if (outcome != FrameOutcome.Lost)
@@ -115,6 +106,6 @@ internal sealed partial class StompSession
             return send;
         }
 
-        private readonly record struct Pending(string Id, int Subscription, FrameOutcome Outcome = default, bool Done = false);
+        private readonly record struct Pending(string Id, string Subscription, StompAck Mode, FrameOutcome Outcome = default, bool Done = false);
     }
 }

@@ -28,10 +28,12 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
     private readonly StompParser _parser;
     private readonly List<InboundFrame> _frames = [];
     private readonly TaskCompletionSource _goodbye = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Dictionary<string, int> _subscriptionIndex = new(StringComparer.Ordinal);
 
-    // Per subscription: when it last showed life (subscribed, or a message), for StaleAfter.
-    private readonly long[] _lastActivity;
+    // The subscriptions in force; replaced whole when a reload changes them (OnSubscriptionsChanged).
+    private volatile Subscriptions _subscriptions;
+
+    // Serialises changes of the subscriptions (CONNECTED, a reload, a stale renewal) and the frames they post.
+    private readonly Lock _subscribing = new();
     private int _nextFrame;
     private long _nextReceipt;
     private volatile bool _ready;
@@ -51,15 +53,23 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
         _time = time;
         _logger = logger;
         _parser = new StompParser(options.MaxMessageSize);
-        _acks = new AckTracker(_stomp);
-        _lastActivity = new long[_stomp.Subscriptions.Count];
-        for (var i = 0; i < _stomp.Subscriptions.Count; i++)
-        {
-            _subscriptionIndex[AckTracker.IdOf(_stomp.Subscriptions[i], i)] = i;
-        }
+        _subscriptions = new Subscriptions(_stomp.Subscriptions);
     }
 
-    private Health.SubscriptionStatus? StatusOf(int index) => index >= 0 && index < _connection.Subscriptions.Count ? _connection.Subscriptions[index] : null;
+    /// <summary>The subscription's entry in health (looked up by id: a reload may reorder them).</summary>
+    private Health.SubscriptionStatus? StatusOf(string id)
+    {
+        var statuses = _connection.Subscriptions;
+        for (var i = 0; i < statuses.Count; i++)
+        {
+            if (statuses[i].Id == id)
+            {
+                return statuses[i];
+            }
+        }
+
+        return null;
+    }
 
     public async ValueTask StartAsync(CancellationToken cancellationToken)
     {
@@ -113,10 +123,7 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
             switch (view.Command)
             {
                 case StompCommand.Message:
-                    if (Message(message, view) is { } inbound)
-                    {
-                        _frames.Add(inbound);
-                    }
+                    _frames.Add(Message(message, view));
 
                     break;
                 case StompCommand.Connected:
@@ -149,16 +156,27 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
     }
 
     /// <summary>A MESSAGE as a frame: the body and the header block, in the message or (split over several) in a pool buffer.</summary>
-    private InboundFrame? Message(ReadOnlySpan<byte> message, StompFrameView view)
+    private InboundFrame Message(ReadOnlySpan<byte> message, StompFrameView view)
     {
-        var index = view.TryGetHeader("subscription", out var subscription) && _subscriptionIndex.TryGetValue(subscription, out var i) ? i : -1;
-        if (index >= 0)
+        var subscriptions = _subscriptions;
+        var index = view.TryGetHeader("subscription", out var subscription) && subscriptions.Index.TryGetValue(subscription, out var i) ? i : -1;
+        if (index < 0)
         {
-            Volatile.Write(ref _lastActivity[index], _time.GetTimestamp());
-            StatusOf(index)?.AddMessage(_time.GetUtcNow());
+            // Not (or no longer) ours: a message in flight when a reload unsubscribed it. The broker
+            // takes it back with the subscription; deliver it without acknowledging anything.
+            return ToFrame(message, view, 0);
         }
 
-        var token = _acks.Track(view, index);
+        Volatile.Write(ref subscriptions.LastActivity[index], _time.GetTimestamp());
+        StatusOf(subscriptions.Ids[index])?.AddMessage(_time.GetUtcNow());
+        var entry = subscriptions.Entries[index];
+        var token = _acks.Track(view, entry.Ack, subscriptions.Ids[index]);
+        return ToFrame(message, view, token);
+    }
+
+    /// <summary>A MESSAGE's body and header block: slices of the message, or copied to a pool buffer when the parser assembled the frame from several.</summary>
+    private InboundFrame ToFrame(ReadOnlySpan<byte> message, StompFrameView view, long token)
+    {
         if (!view.IsBuffered)
         {
             var headersOffset = (int)Unsafe.ByteOffset(ref MemoryMarshal.GetReference(message), ref MemoryMarshal.GetReference(view.HeaderBlock));
@@ -180,24 +198,83 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
         Volatile.Write(ref _sendEvery, cx == 0 || sy == 0 ? 0 : TimeSpan.FromMilliseconds(Math.Max(cx, sy)).Ticks);
         Volatile.Write(ref _expectEvery, sx == 0 || cy == 0 ? 0 : TimeSpan.FromMilliseconds(Math.Max(sx, cy)).Ticks);
 
-        var now = _time.GetTimestamp();
-        for (var i = 0; i < _stomp.Subscriptions.Count; i++)
+        lock (_subscribing)
         {
-            _connection.PostControl(Subscribe(i), FrameKind.Text);
-            Volatile.Write(ref _lastActivity[i], now);
-            StatusOf(i)?.SetSubscribed();
+            var subscriptions = _subscriptions;
+            for (var i = 0; i < subscriptions.Entries.Length; i++)
+            {
+                Subscribe(subscriptions, i);
+            }
+
+            _ready = true;
         }
 
-        _ready = true;
         _connection.SetReady(true);
     }
 
-    private byte[] Subscribe(int index)
+    /// <summary>A reload changed the subscriptions: UNSUBSCRIBE those gone or changed, SUBSCRIBE those new or changed; the others stay as they are.</summary>
+    public void OnSubscriptionsChanged(SocketOptions options)
     {
-        var subscription = _stomp.Subscriptions[index];
+        lock (_subscribing)
+        {
+            var before = _subscriptions;
+            var after = new Subscriptions(options.Stomp.Subscriptions);
+            for (var i = 0; i < after.Entries.Length; i++)
+            {
+                if (before.Index.TryGetValue(after.Ids[i], out var j) && Same(before.Entries[j], after.Entries[i]))
+                {
+                    after.LastActivity[i] = Volatile.Read(ref before.LastActivity[j]);
+                }
+            }
+
+            _subscriptions = after;
+            if (!_ready || _failed)
+            {
+                return; // CONNECTED will subscribe the new set
+            }
+
+            for (var j = 0; j < before.Entries.Length; j++)
+            {
+                if (!after.Index.TryGetValue(before.Ids[j], out var i) || !Same(before.Entries[j], after.Entries[i]))
+                {
+                    Unsubscribe(before.Ids[j]);
+                }
+            }
+
+            for (var i = 0; i < after.Entries.Length; i++)
+            {
+                if (!before.Index.TryGetValue(after.Ids[i], out var j) || !Same(before.Entries[j], after.Entries[i]))
+                {
+                    Subscribe(after, i);
+                }
+            }
+        }
+
+        static bool Same(StompSubscriptionOptions a, StompSubscriptionOptions b)
+            => System.Text.Json.JsonSerializer.Serialize(a) == System.Text.Json.JsonSerializer.Serialize(b);
+    }
+
+    private void Subscribe(Subscriptions subscriptions, int index)
+    {
+        _connection.PostControl(SubscribeFrame(subscriptions.Entries[index], subscriptions.Ids[index]), FrameKind.Text);
+        Volatile.Write(ref subscriptions.LastActivity[index], _time.GetTimestamp());
+        StatusOf(subscriptions.Ids[index])?.SetSubscribed();
+    }
+
+    private void Unsubscribe(string id)
+    {
+        var writer = new ArrayBufferWriter<byte>(64);
+        var frame = new StompFrameWriter(writer, StompCommand.Unsubscribe);
+        frame.Header("id", id);
+        frame.End();
+        _connection.PostControl(writer.WrittenMemory.ToArray(), FrameKind.Text);
+    }
+
+    private byte[] SubscribeFrame(StompSubscriptionOptions subscription, string id)
+    {
         var writer = new ArrayBufferWriter<byte>(256);
         var frame = new StompFrameWriter(writer, StompCommand.Subscribe);
-        frame.Header("id", AckTracker.IdOf(subscription, index));
+        frame.Header("id", id);
         frame.Header("destination", subscription.Destination!);
         frame.Header("ack", subscription.Ack switch { StompAck.Auto => "auto", StompAck.Client => "client", _ => "client-individual" });
         if (subscription.Ack != StompAck.Auto && !subscription.Headers.ContainsKey("prefetch-count"))
@@ -286,23 +363,28 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
     /// <summary>A subscription with <c>StaleAfter</c> that got nothing for that long: UNSUBSCRIBE and SUBSCRIBE again, on the same connection.</summary>
     private void ResubscribeStale(long timestamp)
     {
-        for (var i = 0; i < _stomp.Subscriptions.Count; i++)
+        var subscriptions = _subscriptions;
+        for (var i = 0; i < subscriptions.Entries.Length; i++)
         {
-            if (_stomp.Subscriptions[i].StaleAfter is not { } staleAfter || _time.GetElapsedTime(Volatile.Read(ref _lastActivity[i]), timestamp) < staleAfter)
+            if (subscriptions.Entries[i].StaleAfter is not { } staleAfter || _time.GetElapsedTime(Volatile.Read(ref subscriptions.LastActivity[i]), timestamp) < staleAfter)
             {
                 continue;
             }
 
-            Volatile.Write(ref _lastActivity[i], timestamp);
-            var id = AckTracker.IdOf(_stomp.Subscriptions[i], i);
-            var writer = new ArrayBufferWriter<byte>(64);
-            var unsubscribe = new StompFrameWriter(writer, StompCommand.Unsubscribe);
-            unsubscribe.Header("id", id);
-            unsubscribe.End();
-            _connection.PostControl(writer.WrittenMemory.ToArray(), FrameKind.Text);
-            _connection.PostControl(Subscribe(i), FrameKind.Text);
-            StatusOf(i)?.AddResubscribe();
-            Log.Resubscribed(_logger, _connection.SocketName, id, _stomp.Subscriptions[i].Destination!, staleAfter);
+            lock (_subscribing)
+            {
+                if (_subscriptions != subscriptions)
+                {
+                    return; // a reload replaced them meanwhile; the next tick looks again
+                }
+
+                Unsubscribe(subscriptions.Ids[i]);
+                Subscribe(subscriptions, i);
+            }
+
+            Volatile.Write(ref subscriptions.LastActivity[i], timestamp);
+            StatusOf(subscriptions.Ids[i])?.AddResubscribe();
+            Log.Resubscribed(_logger, _connection.SocketName, subscriptions.Ids[i], subscriptions.Entries[i].Destination!, staleAfter);
         }
     }
 
@@ -338,12 +420,37 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
         }
     }
 
+    /// <summary>One immutable set of subscriptions with their ids, an index by id, and when each last showed life (subscribed, or a message: for StaleAfter).</summary>
+    private sealed class Subscriptions
+    {
+        public Subscriptions(List<StompSubscriptionOptions> entries)
+        {
+            Entries = [.. entries];
+            Ids = [.. entries.Select((s, i) => s.Id ?? $"sub-{i}")];
+            Index = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var i = 0; i < Ids.Length; i++)
+            {
+                Index[Ids[i]] = i;
+            }
+
+            LastActivity = new long[Entries.Length];
+        }
+
+        public StompSubscriptionOptions[] Entries { get; }
+
+        public string[] Ids { get; }
+
+        public Dictionary<string, int> Index { get; }
+
+        public long[] LastActivity { get; }
+    }
+
     public void Dispose()
     {
         _parser.Dispose();
-        for (var i = 0; i < _stomp.Subscriptions.Count; i++)
+        foreach (var id in _subscriptions.Ids)
         {
-            StatusOf(i)?.SetPending();
+            StatusOf(id)?.SetPending();
         }
     }
 

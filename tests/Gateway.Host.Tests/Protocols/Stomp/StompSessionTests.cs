@@ -197,6 +197,37 @@ public sealed class StompSessionTests
     }
 
     [Fact]
+    public async Task OnSubscriptionsChanged_Connected_UnsubscribesGoneAndChangedSubscribesNewLeavesTheRest()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+        session.OnMessage(Bytes("CONNECTED\nversion:1.2\n\n\0"), FrameKind.Text, out _);
+        _connection.Calls.Clear();
+        var next = new SocketOptions { Url = new Uri("ws://127.0.0.1/ws"), Protocol = SocketProtocol.Stomp };
+        next.Queue.Capacity = 64;
+        next.Stomp.Subscriptions.Add(new StompSubscriptionOptions { Destination = "/queue/a", Ack = StompAck.ClientIndividual }); // sub-0 unchanged
+        next.Stomp.Subscriptions.Add(new StompSubscriptionOptions { Destination = "/queue/b", Id = "b", Ack = StompAck.ClientIndividual }); // b: ack changed
+        next.Stomp.Subscriptions.Add(new StompSubscriptionOptions { Destination = "/queue/d", Id = "d", Ack = StompAck.Auto }); // d new; sub-2 gone
+
+        session.OnSubscriptionsChanged(next);
+
+        Assert.Equal(
+            [
+                "post:Text:UNSUBSCRIBE\nid:b\n\n\0",
+                "post:Text:UNSUBSCRIBE\nid:sub-2\n\n\0",
+                "post:Text:SUBSCRIBE\nid:b\ndestination:/queue/b\nack:client-individual\nprefetch-count:64\n\n\0",
+                "post:Text:SUBSCRIBE\nid:d\ndestination:/queue/d\nack:auto\n\n\0",
+            ],
+            _connection.Calls);
+
+        // A message of the new subscription is acknowledged as it now says; one of the removed is not.
+        session.OnMessage(Bytes(Message("b", "7", "x")), FrameKind.Text, out var ofB);
+        session.OnMessage(Bytes(Message("sub-2", "8", "y")), FrameKind.Text, out var ofGone);
+        Assert.NotEqual(0, ofB.CompletionToken);
+        Assert.Equal(0, ofGone.CompletionToken);
+    }
+
+    [Fact]
     public async Task Encode_Send_ToDefaultDestinationWithReceiptConfirmedByReceipt()
     {
         var session = Create();

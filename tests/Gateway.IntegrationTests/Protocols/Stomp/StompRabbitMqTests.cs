@@ -137,6 +137,31 @@ public sealed class StompRabbitMqTests
         await RabbitMqBroker.WaitForDepthAsync(queue, ready: 0, unacked: 0);
     }
 
+    [Fact]
+    public async Task Reload_SubscriptionAddedAndRemoved_AppliedWithoutReconnecting()
+    {
+        await using var broker = await RabbitMqBroker.RequireAsync();
+        var first = await broker.DeclareQueueAsync("live-a");
+        var second = await broker.DeclareQueueAsync("live-b");
+        await using var gateway = await GatewayTestHost.StartAsync(Stomp(first));
+        await Eventually.TrueAsync(() => gateway.Status("q").State == SocketState.Ready, "connected and subscribed");
+        await broker.PublishAsync(first, "a1");
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 1, "a1 delivered");
+
+        var diff = await gateway.ReloadAsync(Stomp(first).Set("Gateway:Sockets:q:Stomp:Subscriptions:0:Destination", $"/queue/{second}"));
+
+        Assert.Equal(["q"], diff!.SubscriptionsChanged);
+        Assert.Empty(diff.Changed);
+        await broker.PublishAsync(second, "b1");
+        await broker.PublishAsync(first, "a2");
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Any(f => f.Text == "b1"), "the new subscription delivers");
+        await RabbitMqBroker.WaitForDepthAsync(first, ready: 1, unacked: 0); // the removed one no longer consumes
+        Assert.All(gateway.Recorder.Frames, f => Assert.Equal(1, f.Connection));
+        Assert.DoesNotContain(gateway.Recorder.Frames, f => f.Text == "a2");
+        Assert.Equal($"/queue/{second}", Assert.Single(gateway.Status("q").Subscriptions!).Destination);
+        Assert.Equal(0, gateway.Status("q").Reconnects);
+    }
+
     /// <summary>Throws the first time it sees each payload.</summary>
     private sealed class FailOnceHandler : IFrameHandler
     {
