@@ -19,7 +19,12 @@ public sealed class ProgramTests
         using var http = factory.CreateClient();
 
         await Eventually.TrueAsync(() => http.GetAsync("/health/ready").GetAwaiter().GetResult().StatusCode == HttpStatusCode.OK, "the demo socket is ready");
-        var metrics = await http.GetStringAsync("/metrics");
+        // The exporter serves a cached scrape for a moment, and instruments appear once first used: wait for a complete one.
+        string[] expected = ["gateway_frames_received_total{", "otel_scope_name=\"Microsoft.AspNetCore.Hosting\"", "otel_scope_name=\"System.Net.Http\"", "otel_scope_name=\"System.Runtime\"", "# TYPE http_client_request_duration_seconds histogram"];
+        var metrics = string.Empty;
+        await Eventually.TrueAsync(
+            async () => expected.All((metrics = await http.GetStringAsync("/metrics")).Contains),
+            "one scrape shows every meter");
 
         // One scrape carries the gateway's meter, ASP.NET Core's, the HTTP client's (the upgrade) and the runtime's.
         Assert.Contains("gateway_frames_received_total{", metrics, StringComparison.Ordinal);
