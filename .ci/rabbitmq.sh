@@ -72,10 +72,19 @@ broker_env() {
   export RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config"
 }
 
+# Our node's OS process: from its pid file, else (a failed second start removes that file on its way
+# out) the Erlang VM whose command line names our state directory.
+node_pid() {
+  local pid=""
+  [ -s "$dir/rabbitmq.pid" ] && pid=$(cat "$dir/rabbitmq.pid")
+  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then pid=$(pgrep -o -f -- "beam.*$dir/home" || true); fi
+  echo "$pid"
+}
+
 running() {
   # Cheap check first (no Erlang VM): both ports answer and our node's OS process is alive.
   port_open $stomp_port && port_open $amqp_port || return 1
-  [ -s "$dir/rabbitmq.pid" ] && kill -0 "$(cat "$dir/rabbitmq.pid")" 2>/dev/null
+  [ -n "$(node_pid)" ]
 }
 
 log_tail() {
@@ -143,12 +152,12 @@ EOF
 }
 
 stop() {
-  local sbin pid=""
-  [ -s "$dir/rabbitmq.pid" ] && pid=$(cat "$dir/rabbitmq.pid")
-  if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then say "not running (no live pid in $dir/rabbitmq.pid)"; exit 0; fi
+  local sbin pid
+  pid=$(node_pid)
+  if [ -z "$pid" ]; then say "not running (no live node with its state in $dir)"; exit 0; fi
   if sbin=$(sbin_dir); then
     broker_env
-    "$sbin/rabbitmqctl" -n "$node" stop "$dir/rabbitmq.pid" >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+    "$sbin/rabbitmqctl" -n "$node" stop >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
   else
     kill "$pid" 2>/dev/null || true
   fi

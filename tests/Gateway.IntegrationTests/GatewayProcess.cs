@@ -99,7 +99,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         await _process.WaitForExitAsync(cts.Token);
     }
 
-    /// <summary>Lines of a file the gateway may still be appending to.</summary>
+    /// <summary>The complete lines of a file the gateway may still be appending to.</summary>
     public static List<string> ReadLines(string path)
     {
         if (!System.IO.File.Exists(path))
@@ -109,7 +109,10 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         using var reader = new StreamReader(stream);
-        return [.. reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+        var text = reader.ReadToEnd();
+
+        // Complete lines only: a read racing the gateway's append can see the start of a line without its end.
+        return [.. text[..(text.LastIndexOf('\n') + 1)].Split('\n', StringSplitOptions.RemoveEmptyEntries)];
     }
 
     public async ValueTask DisposeAsync()

@@ -110,7 +110,7 @@ public sealed class StompRabbitMqTests
         await Task.Delay(TimeSpan.FromSeconds(8));
         await broker.PublishAsync(queue, "still here");
 
-        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Any(f => f.Text == "still here"), "delivered on the first connection");
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Any(f => f.Text == "still here"), "delivered", TimeSpan.FromSeconds(30));
         Assert.Equal(1, gateway.Recorder.Frames.Single().Connection);
         Assert.Equal(0, gateway.Status("q").Reconnects);
         Assert.Null(gateway.Status("q").LastDisconnect);
