@@ -66,9 +66,10 @@ public sealed partial class GatewayOptionsValidatorTests
             }
 
             Interlocked.Increment(ref errors.Count == 0 ? ref accepted : ref rejected);
-            if (errors.Count == 0)
+            if (errors.Count == 0 && Assert.Single(options.Sockets).Value.Enabled)
             {
-                // Accepted: usable as is. A URL to connect to, and every duration fits a timer.
+                // Accepted and enabled: usable as is. A URL to connect to, and every duration fits a timer.
+                // (A disabled socket needs no other key, and is validated whole once a reload enables it.)
                 var socket = Assert.Single(options.Sockets).Value;
                 Assert.NotNull(socket.Url);
                 Assert.True(socket.Url.Scheme is "ws" or "wss", socket.Url.ToString());
