@@ -51,7 +51,7 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
                 errors.Add($"{key}:Destination: is required");
             }
 
-            if (!ids.Add(subscription.Id ?? $"sub-{i}"))
+            if (!ids.Add(subscription.IdAt(i)))
             {
                 errors.Add($"{key}:Id: '{subscription.Id}' is used by an earlier subscription");
             }

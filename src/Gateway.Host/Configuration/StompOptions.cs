@@ -37,8 +37,11 @@ internal sealed class StompSubscriptionOptions
 {
     public string? Destination { get; set; }
 
-    /// <summary>The SUBSCRIBE <c>id</c>; unset: <c>sub-</c> and the entry's index.</summary>
+    /// <summary>The SUBSCRIBE <c>id</c>; unset: <c>sub-</c> and the entry's index (<see cref="IdAt"/>).</summary>
     public string? Id { get; set; }
+
+    /// <summary>The id this entry subscribes with, at <paramref name="index"/> in <c>Subscriptions</c>.</summary>
+    public string IdAt(int index) => Id ?? $"sub-{index}";
 
     public StompAck Ack { get; set; } = StompAck.ClientIndividual;
 

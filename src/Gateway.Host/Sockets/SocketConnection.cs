@@ -115,7 +115,7 @@ internal sealed partial class SocketConnection
     private static IReadOnlyList<SubscriptionStatus> SubscriptionStatuses(SocketOptions options, IReadOnlyList<SubscriptionStatus> current)
         => options.Protocol != SocketProtocol.Stomp
             ? []
-            : [.. options.Stomp.Subscriptions.Select((s, i) => (Id: s.Id ?? $"sub-{i}", Destination: s.Destination ?? string.Empty))
+            : [.. options.Stomp.Subscriptions.Select((s, i) => (Id: s.IdAt(i), Destination: s.Destination ?? string.Empty))
                 .Select(s => current.FirstOrDefault(c => c.Id == s.Id && c.Destination == s.Destination) ?? new SubscriptionStatus(s.Id, s.Destination))];
 
     /// <summary>Closes the current connection (1000, "reconnect requested") and connects again without waiting out a backoff.</summary>

@@ -426,7 +426,7 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
         public Subscriptions(List<StompSubscriptionOptions> entries)
         {
             Entries = [.. entries];
-            Ids = [.. entries.Select((s, i) => s.Id ?? $"sub-{i}")];
+            Ids = [.. entries.Select((s, i) => s.IdAt(i))];
             Index = new Dictionary<string, int>(StringComparer.Ordinal);
             for (var i = 0; i < Ids.Length; i++)
             {
