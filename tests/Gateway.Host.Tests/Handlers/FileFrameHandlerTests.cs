@@ -151,6 +151,30 @@ public sealed class FileFrameHandlerTests : IDisposable
     }
 
     [Fact]
+    public async Task HandleAsync_ExistingFileEndsInTornLine_NewRecordStartsOnItsOwnLine()
+    {
+        Directory.CreateDirectory(_directory);
+        await File.WriteAllTextAsync(PathOf("prices"), "{\"old\":true}\n{\"torn\":", TestContext.Current.CancellationToken);
+
+        await Handle(TextFrame("prices", 1, "new"));
+
+        var lines = ReadLines("prices");
+        Assert.Equal(["{\"old\":true}", "{\"torn\":"], lines[..2]);
+        Assert.Equal("new", JsonDocument.Parse(lines[2]).RootElement.GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task HandleAsync_FrameWithHeaders_WritesThemDecodedFirstValueWinning()
+    {
+        var headers = new FrameHeaders(Encoding.UTF8.GetBytes("destination:/queue/a\nmessage-id:7\\c1\ndestination:/queue/b\n"));
+        await Handle(new Frame(Connection("q", 1), 1, FrameKind.Text, Encoding.UTF8.GetBytes("body"), headers, s_receivedAt, 0));
+
+        Assert.Equal(
+            """{"socket":"q","connection":1,"seq":1,"receivedAt":"2024-05-01T12:30:45.123+00:00","headers":{"destination":"/queue/a","message-id":"7:1"},"kind":"text","text":"body"}""",
+            Assert.Single(ReadLines("q")));
+    }
+
+    [Fact]
     public async Task HandleAsync_MissingDirectory_IsCreated()
     {
         Assert.False(Directory.Exists(_directory));
