@@ -32,6 +32,21 @@ public interface ISocketSender
     /// <returns><see cref="SendStatus.Sent"/> or <see cref="SendStatus.Confirmed"/>, <see cref="SendStatus.Queued"/> when the bound passed, or why it was rejected, dropped or not confirmed.</returns>
     ValueTask<SendResult> SendAndWaitAsync(string socketName, OutboundMessage message, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Sends several messages to one socket as one unit, all or nothing where the protocol has
+    /// transactions (STOMP: BEGIN, the SENDs, COMMIT with a receipt; ABORT if the batch is cut off),
+    /// written back to back otherwise (raw). Completes like <see cref="SendAndWaitAsync"/>: with
+    /// <see cref="SendStatus.Confirmed"/> when the commit was confirmed, <see cref="SendStatus.Sent"/>
+    /// when written (raw). When the connection drops before the commit's confirmation, the broker
+    /// discards what was not committed: a batch whose write failed is written again, whole, after the
+    /// reconnect; one already written ends <see cref="SendStatus.Lost"/> (committed or not, unknown).
+    /// </summary>
+    /// <param name="socketName">The configured socket name.</param>
+    /// <param name="messages">The messages, in order (at least one); payloads are copied before the call returns.</param>
+    /// <param name="cancellationToken">Withdraws the batch if it is still queued, or aborts it between two of its messages; throws <see cref="OperationCanceledException"/>.</param>
+    /// <returns>One result for the whole batch.</returns>
+    ValueTask<SendResult> SendBatchAsync(string socketName, IReadOnlyList<OutboundMessage> messages, CancellationToken cancellationToken = default);
+
     /// <summary>Sends to every socket whose <c>Groups</c> list contains <paramref name="group"/>.</summary>
     /// <param name="group">The group name (case-insensitive).</param>
     /// <param name="message">The message.</param>

@@ -38,6 +38,9 @@ public enum SendStatus
 
     /// <summary>Written, but the connection ended before the confirmation came: it may or may not have been processed.</summary>
     Lost,
+
+    /// <summary>Rejected: the message does not fit the socket's protocol (headers on a raw socket, a STOMP send without a destination, ...); <see cref="SendResult.Error"/> says why.</summary>
+    Invalid,
 }
 
 /// <summary>The outcome of a send for one socket.</summary>
@@ -48,6 +51,9 @@ public readonly record struct SendResult(string SocketName, SendStatus Status)
     /// <summary>The server's reply, for a send the protocol confirms by a reply (<see cref="SendStatus.Confirmed"/>, <see cref="SendStatus.Refused"/>); empty otherwise.</summary>
     /// <remarks>The bytes belong to the caller.</remarks>
     public ReadOnlyMemory<byte> Reply { get; init; }
+
+    /// <summary>Why the message was rejected, for <see cref="SendStatus.Invalid"/>; <see langword="null"/> otherwise.</summary>
+    public string? Error { get; init; }
 
     /// <summary>Whether the gateway took the message (<see cref="SendStatus.Sent"/>, <see cref="SendStatus.Queued"/> or <see cref="SendStatus.Confirmed"/>).</summary>
     public bool IsAccepted => Status is SendStatus.Sent or SendStatus.Queued or SendStatus.Confirmed;

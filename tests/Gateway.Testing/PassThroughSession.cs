@@ -20,11 +20,11 @@ internal class PassThroughSession : IProtocolSession
         return false;
     }
 
-    public virtual ReadOnlyMemory<byte> Encode(ReadOnlyMemory<byte> payload, FrameKind kind, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey)
+    public virtual ReadOnlyMemory<byte> Encode(in Host.Sockets.OutboundPart part, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey)
     {
-        wireKind = kind;
+        wireKind = part.Kind;
         replyKey = 0;
-        return payload;
+        return part.Payload;
     }
 
     public virtual void OnTick(long timestamp)

@@ -28,6 +28,7 @@ internal static class SocketApiEndpoints
 
         var mutating = endpoints.MapGroup(string.Empty).AddEndpointFilter<ApiKeyEndpointFilter>();
         mutating.MapPost("/sockets/{name}/messages", SendAsync);
+        mutating.MapPost("/sockets/{name}/batch", SendBatchAsync);
         mutating.MapPost("/groups/{group}/messages", PublishAsync);
         mutating.MapPost("/sockets/{name}/reconnect", ReconnectAsync);
     }
@@ -48,11 +49,150 @@ internal static class SocketApiEndpoints
         // ?wait=true: answer with the protocol's strongest confirmation (raw: written; STOMP: RECEIPT) and its reply.
         var wait = bool.TryParse(request.Query["wait"], out var w) && w;
         var aborted = request.HttpContext.RequestAborted;
+        message = WithQueryHeaders(message, request);
         var result = wait
             ? await sender.SendAndWaitAsync(name, message, aborted).ConfigureAwait(false)
             : await sender.SendAsync(name, message, aborted).ConfigureAwait(false);
+        return Answer(result);
+    }
+
+    private static IResult Answer(SendResult result)
+    {
         var (reply, replyBase64) = DescribeReply(result.Reply);
-        return Results.Json(new { socket = result.SocketName, status = result.Status, reply, replyBase64 }, JsonOptions, statusCode: StatusCodeOf(result.Status));
+        return Results.Json(new { socket = result.SocketName, status = result.Status, reply, replyBase64, error = result.Error }, JsonOptions, statusCode: StatusCodeOf(result.Status));
+    }
+
+    /// <summary>
+    /// A JSON array of messages sent as one batch (STOMP: one transaction), answered once the protocol
+    /// confirmed it, like <c>?wait=true</c>. Each element is a string (text), or an object with one of
+    /// <c>text</c>, <c>json</c> (any JSON value, sent as its text) or <c>base64</c> (binary), and
+    /// optional <c>headers</c>; query parameters are headers of every element.
+    /// </summary>
+    private static async Task<IResult> SendBatchAsync(string name, HttpRequest request, ISocketDirectory sockets, ISocketSender sender)
+    {
+        if (!sockets.TryGetSocket(name, out _))
+        {
+            return UnknownSocket(name);
+        }
+
+        if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType)
+            || !(contentType.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) || contentType.MediaType.EndsWith("+json", StringComparison.OrdinalIgnoreCase)))
+        {
+            return Results.Json(new { error = "a batch is a JSON array: set Content-Type: application/json" }, statusCode: StatusCodes.Status415UnsupportedMediaType);
+        }
+
+        List<OutboundMessage> messages;
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(request.Body, default, request.HttpContext.RequestAborted).ConfigureAwait(false);
+            messages = ReadBatch(document.RootElement, QueryHeaders(request));
+        }
+        catch (JsonException ex)
+        {
+            return Results.Json(new { error = $"not a JSON batch: {ex.Message}" }, statusCode: StatusCodes.Status400BadRequest);
+        }
+        catch (BadHttpRequestException ex)
+        {
+            return Results.Json(new { error = ex.Message }, statusCode: ex.StatusCode);
+        }
+        catch (FormatException ex)
+        {
+            return Results.Json(new { error = $"not a JSON batch: {ex.Message}" }, statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        return Answer(await sender.SendBatchAsync(name, messages, request.HttpContext.RequestAborted).ConfigureAwait(false));
+    }
+
+    private static List<OutboundMessage> ReadBatch(JsonElement root, List<KeyValuePair<string, string>> common)
+    {
+        if (root.ValueKind != JsonValueKind.Array)
+        {
+            throw new JsonException("expected an array of messages");
+        }
+
+        var messages = new List<OutboundMessage>(root.GetArrayLength());
+        foreach (var element in root.EnumerateArray())
+        {
+            var index = messages.Count;
+            var message = element.ValueKind switch
+            {
+                JsonValueKind.String => OutboundMessage.Text(element.GetString()!),
+                JsonValueKind.Object => ReadBatchObject(element, index),
+                _ => throw new JsonException($"message {index}: expected a string or an object with text, json or base64"),
+            };
+            foreach (var (key, value) in common)
+            {
+                message = message.WithHeader(key, value);
+            }
+
+            messages.Add(message);
+        }
+
+        return messages;
+    }
+
+    private static OutboundMessage ReadBatchObject(JsonElement element, int index)
+    {
+        OutboundMessage? message = null;
+        foreach (var property in element.EnumerateObject())
+        {
+            message = property.Name switch
+            {
+                "text" when property.Value.ValueKind == JsonValueKind.String => message is null ? OutboundMessage.Text(property.Value.GetString()!) : throw OneBody(index),
+                "json" => message is null ? OutboundMessage.Utf8Text(System.Text.Encoding.UTF8.GetBytes(property.Value.GetRawText())) : throw OneBody(index),
+                "base64" when property.Value.ValueKind == JsonValueKind.String => message is null ? OutboundMessage.Binary(property.Value.GetBytesFromBase64()) : throw OneBody(index),
+                "headers" => message,
+                _ => throw new JsonException($"message {index}: unexpected '{property.Name}' (text must be a string, base64 a base64 string)"),
+            };
+        }
+
+        var result = message ?? throw OneBody(index);
+        if (element.TryGetProperty("headers", out var headers))
+        {
+            if (headers.ValueKind != JsonValueKind.Object)
+            {
+                throw new JsonException($"message {index}: headers must be an object of strings");
+            }
+
+            foreach (var header in headers.EnumerateObject())
+            {
+                result = result.WithHeader(header.Name, header.Value.ValueKind == JsonValueKind.String ? header.Value.GetString()! : throw new JsonException($"message {index}: header '{header.Name}' must be a string"));
+            }
+        }
+
+        return result;
+    }
+
+    private static JsonException OneBody(int index) => new($"message {index}: give exactly one of text, json or base64");
+
+    /// <summary>Every query parameter but <c>wait</c> is a protocol header of the message (STOMP <c>?destination=/queue/a</c>).</summary>
+    private static List<KeyValuePair<string, string>> QueryHeaders(HttpRequest request)
+    {
+        var headers = new List<KeyValuePair<string, string>>();
+        foreach (var (key, values) in request.Query)
+        {
+            if (key.Equals("wait", StringComparison.OrdinalIgnoreCase) || key.Length == 0)
+            {
+                continue;
+            }
+
+            foreach (var value in values)
+            {
+                headers.Add(new(key, value ?? string.Empty));
+            }
+        }
+
+        return headers;
+    }
+
+    private static OutboundMessage WithQueryHeaders(OutboundMessage message, HttpRequest request)
+    {
+        foreach (var (key, value) in QueryHeaders(request))
+        {
+            message = message.WithHeader(key, value);
+        }
+
+        return message;
     }
 
     private static async Task<IResult> PublishAsync(string group, HttpRequest request, ISocketDirectory sockets, ISocketSender sender)
@@ -69,8 +209,8 @@ internal static class SocketApiEndpoints
             return problem;
         }
 
-        var results = await sender.PublishAsync(group, message, request.HttpContext.RequestAborted).ConfigureAwait(false);
-        return Results.Json(new { group, results = results.Select(r => new { socket = r.SocketName, status = r.Status }) }, JsonOptions, statusCode: StatusCodes.Status202Accepted);
+        var results = await sender.PublishAsync(group, WithQueryHeaders(message, request), request.HttpContext.RequestAborted).ConfigureAwait(false);
+        return Results.Json(new { group, results = results.Select(r => new { socket = r.SocketName, status = r.Status, error = r.Error }) }, JsonOptions, statusCode: StatusCodes.Status202Accepted);
     }
 
     private static async Task<IResult> ReconnectAsync(string name, ISocketDirectory sockets)
@@ -101,6 +241,7 @@ internal static class SocketApiEndpoints
         SendStatus.Sent or SendStatus.Queued => StatusCodes.Status202Accepted,
         SendStatus.Confirmed => StatusCodes.Status200OK,
         SendStatus.UnknownSocket => StatusCodes.Status404NotFound,
+        SendStatus.Invalid => StatusCodes.Status400BadRequest,
         SendStatus.NotConnected => StatusCodes.Status409Conflict,
         SendStatus.TooLarge => StatusCodes.Status413PayloadTooLarge,
         SendStatus.Refused or SendStatus.Lost => StatusCodes.Status502BadGateway, // the upstream said no, or went away before it said anything

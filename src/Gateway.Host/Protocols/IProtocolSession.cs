@@ -31,11 +31,25 @@ internal interface IProtocolSession : IFrameCompletion
     }
 
     /// <summary>
-    /// Encodes a user send at write time, so it carries the session's current state (refs, receipts).
-    /// Returns the bytes to write, and a non-zero <paramref name="replyKey"/> when the send is confirmed
-    /// by a reply (<see cref="IProtocolConnection.CompleteReply"/>) rather than by being written.
+    /// Encodes a user send (validated by <see cref="IProtocol.Validate"/>) at write time, so it carries
+    /// the session's current state (refs, receipts, the open batch). Returns the bytes to write, and a
+    /// non-zero <paramref name="replyKey"/> when the send is confirmed by a reply
+    /// (<see cref="IProtocolConnection.CompleteReply"/>) rather than by being written; inside a batch, 0.
     /// </summary>
-    ReadOnlyMemory<byte> Encode(ReadOnlyMemory<byte> payload, FrameKind kind, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey);
+    ReadOnlyMemory<byte> Encode(in Sockets.OutboundPart part, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey);
+
+    /// <summary>Opens a batch: what to write before its first message (STOMP BEGIN), or nothing (raw: written back to back).</summary>
+    ReadOnlyMemory<byte> BeginBatch(ArrayBufferWriter<byte> scratch) => default;
+
+    /// <summary>Closes the open batch after its last message (STOMP COMMIT with a receipt); <paramref name="replyKey"/> as for <see cref="Encode"/>.</summary>
+    ReadOnlyMemory<byte> CommitBatch(ArrayBufferWriter<byte> scratch, out long replyKey)
+    {
+        replyKey = 0;
+        return default;
+    }
+
+    /// <summary>The open batch was cut off between two messages (STOMP ABORT), or nothing.</summary>
+    ReadOnlyMemory<byte> AbortBatch(ArrayBufferWriter<byte> scratch) => default;
 
     /// <summary>A reload changed only the socket's subscriptions: apply them on this connection (STOMP: UNSUBSCRIBE, SUBSCRIBE).</summary>
     void OnSubscriptionsChanged(SocketOptions options)

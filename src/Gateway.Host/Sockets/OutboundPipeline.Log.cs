@@ -20,5 +20,8 @@ internal sealed partial class OutboundPipeline
 
         [LoggerMessage(112, LogLevel.Warning, "Socket {SocketName} stopped with {Count} outbound messages not written ({ReportedQueued} of them reported as queued to their senders); they are dropped.")]
         public static partial void OutboundDroppedAtStop(ILogger logger, string socketName, int count, int reportedQueued);
+
+        [LoggerMessage(120, LogLevel.Information, "Socket {SocketName}: a batch was cancelled by its sender while being written; its transaction was aborted and the rest of it not sent.")]
+        public static partial void BatchAborted(ILogger logger, string socketName);
     }
 }

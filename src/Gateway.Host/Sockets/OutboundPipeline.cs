@@ -24,6 +24,7 @@ internal sealed partial class OutboundPipeline
     private readonly string _name;
     private readonly SocketOptions _options;
     private readonly IOutboundEncoder _encoder;
+    private readonly IProtocol _protocol;
     private readonly GatewayMetrics _metrics;
     private readonly SocketStatus _status;
     private readonly TimeProvider _time;
@@ -40,10 +41,11 @@ internal sealed partial class OutboundPipeline
     private int _sendLoopRunning;
     private Task _sendLoop = Task.CompletedTask;
 
-    public OutboundPipeline(string name, SocketOptions options, IOutboundEncoder encoder, GatewayMetrics metrics, SocketStatus status, TimeProvider time, ILogger logger)
+    public OutboundPipeline(string name, SocketOptions options, IProtocol protocol, IOutboundEncoder encoder, GatewayMetrics metrics, SocketStatus status, TimeProvider time, ILogger logger)
     {
         _name = name;
         _options = options;
+        _protocol = protocol;
         _encoder = encoder;
         _metrics = metrics;
         _status = status;
@@ -73,17 +75,44 @@ internal sealed partial class OutboundPipeline
     /// or rejects it (<see cref="OutboundPolicy.Reject"/>). With <paramref name="waitForConfirmation"/>,
     /// waits through reconnects until it is confirmed, written, or dropped.
     /// </summary>
-    public async ValueTask<SendOutcome> SendAsync(OutboundMessage message, bool stopping, bool waitForConfirmation, CancellationToken cancellationToken)
+    public ValueTask<SendOutcome> SendAsync(OutboundMessage message, bool stopping, bool waitForConfirmation, CancellationToken cancellationToken)
+        => SendAsync([message], isBatch: false, stopping, waitForConfirmation, cancellationToken);
+
+    /// <summary>
+    /// Accepts several messages as one batch, written as one unit inside the protocol's transaction
+    /// (<see cref="IProtocolSession.BeginBatch"/>), and waits for its confirmation like
+    /// <see cref="SendAsync(OutboundMessage, bool, bool, CancellationToken)"/> with confirmation.
+    /// </summary>
+    public ValueTask<SendOutcome> SendBatchAsync(IReadOnlyList<OutboundMessage> messages, bool stopping, CancellationToken cancellationToken)
+    {
+        if (messages.Count == 0 || messages.Count > _options.Outbound.Capacity)
+        {
+            return ValueTask.FromResult(new SendOutcome(SendStatus.Invalid, Error: $"a batch holds 1 to Outbound:Capacity ({_options.Outbound.Capacity}) messages, not {messages.Count}"));
+        }
+
+        return SendAsync(messages, isBatch: true, stopping, waitForConfirmation: true, cancellationToken);
+    }
+
+    private async ValueTask<SendOutcome> SendAsync(IReadOnlyList<OutboundMessage> messages, bool isBatch, bool stopping, bool waitForConfirmation, CancellationToken cancellationToken)
     {
         if (stopping)
         {
             return new SendOutcome(SendStatus.Stopped);
         }
 
-        var (payload, kind) = Encode(message);
-        if (payload.Length > _options.MaxMessageSize)
+        var parts = new OutboundPart[messages.Count];
+        for (var i = 0; i < parts.Length; i++)
         {
-            return new SendOutcome(SendStatus.TooLarge);
+            if (_protocol.Validate(messages[i], _options) is { } error)
+            {
+                return new SendOutcome(SendStatus.Invalid, Error: isBatch ? $"message {i}: {error}" : error);
+            }
+
+            parts[i] = Encode(messages[i]);
+            if (parts[i].Payload.Length > _options.MaxMessageSize)
+            {
+                return new SendOutcome(SendStatus.TooLarge);
+            }
         }
 
         var connected = _sending;
@@ -93,7 +122,7 @@ internal sealed partial class OutboundPipeline
             return new SendOutcome(SendStatus.NotConnected);
         }
 
-        var item = new OutboundItem(payload, kind, _time.GetTimestamp());
+        var item = new OutboundItem(parts, isBatch, _time.GetTimestamp());
         if (!Queue.TryEnqueue(item))
         {
             _metrics.OutboundRejected(_name, "queue_full");
@@ -125,8 +154,14 @@ internal sealed partial class OutboundPipeline
                 item.ReportedQueued = true;
                 return item.Completion.IsCompleted ? item.Completion.Result : new SendOutcome(SendStatus.Queued);
             }
-            catch (OperationCanceledException) when (item.TryWithdraw(SendStatus.Stopped))
+            catch (OperationCanceledException)
             {
+                // Still queued: withdrawn. A batch being written: aborted at its next message.
+                if (!item.TryWithdraw(SendStatus.Stopped))
+                {
+                    item.RequestCancel();
+                }
+
                 throw;
             }
         }
@@ -157,16 +192,16 @@ internal sealed partial class OutboundPipeline
         return item.Written.IsCompleted ? new SendOutcome(item.Written.Result) : new SendOutcome(SendStatus.Queued);
     }
 
-    private (byte[] Payload, FrameKind Kind) Encode(in OutboundMessage message)
+    private OutboundPart Encode(in OutboundMessage message)
     {
         if (message.Value is not { } value)
         {
-            return (message.Payload.ToArray(), message.Kind);
+            return new(message.Payload.ToArray(), message.Kind, message.Headers);
         }
 
         var output = new ArrayBufferWriter<byte>();
         var kind = _encoder.Encode(value, output);
-        return (output.WrittenSpan.ToArray(), kind);
+        return new(output.WrittenSpan.ToArray(), kind, message.Headers);
     }
 
     /// <summary>The connection is Ready: user sends flow; what was queued while not Ready goes first.</summary>
@@ -264,17 +299,20 @@ internal sealed partial class OutboundPipeline
             }
 
             long replyKey = 0;
+            var aborted = false;
             try
             {
                 // Encoded at write time, so the session's current state (refs, receipt ids) goes with it.
-                var wire = context.Session.Encode(item.Payload, item.Kind, context.Scratch, out var wireKind, out replyKey);
-                if (replyKey != 0)
+                if (!item.IsBatch)
                 {
-                    AwaitingReply[replyKey] = new AwaitedReply(item, _time.GetTimestamp());
+                    var wire = context.Session.Encode(item.Parts[0], context.Scratch, out var wireKind, out replyKey);
+                    await WriteEncodedAsync(context, item, wire, wireKind, replyKey).ConfigureAwait(false);
                 }
-
-                await WriteAsync(context.Socket, wire, wireKind, context.Token).ConfigureAwait(false);
-                context.Scratch.ResetWrittenCount();
+                else if (!(aborted = !await WriteBatchAsync(context, item).ConfigureAwait(false)))
+                {
+                    var commit = context.Session.CommitBatch(context.Scratch, out replyKey);
+                    await WriteEncodedAsync(context, item, commit, FrameKind.Text, replyKey).ConfigureAwait(false);
+                }
             }
             catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
             {
@@ -295,8 +333,61 @@ internal sealed partial class OutboundPipeline
             }
 
             reader.TryRead(out _);
-            item.CompleteWritten(awaitReply: replyKey != 0);
+            if (aborted)
+            {
+                item.CompleteAborted(SendStatus.Stopped);
+                Log.BatchAborted(_logger, _name);
+            }
+            else
+            {
+                item.CompleteWritten(awaitReply: replyKey != 0);
+            }
         }
+    }
+
+    /// <summary>
+    /// A batch's opening (STOMP BEGIN) and its messages, unless its sender gives up first: then the
+    /// protocol's abort (STOMP ABORT) instead of the rest, and false. A write failure throws; the broker
+    /// discards the uncommitted transaction with the connection, and the batch is written again, whole.
+    /// </summary>
+    private async Task<bool> WriteBatchAsync(SendContext context, OutboundItem item)
+    {
+        if (item.CancelRequested)
+        {
+            return false;
+        }
+
+        await WriteEncodedAsync(context, item, context.Session.BeginBatch(context.Scratch), FrameKind.Text, 0).ConfigureAwait(false);
+        foreach (var part in item.Parts)
+        {
+            if (item.CancelRequested)
+            {
+                await WriteEncodedAsync(context, item, context.Session.AbortBatch(context.Scratch), FrameKind.Text, 0).ConfigureAwait(false);
+                return false;
+            }
+
+            var wire = context.Session.Encode(part, context.Scratch, out var wireKind, out _);
+            await WriteEncodedAsync(context, item, wire, wireKind, 0).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    /// <summary>Writes what the session encoded (nothing if empty), awaiting its reply if it asked for one.</summary>
+    private async Task WriteEncodedAsync(SendContext context, OutboundItem item, ReadOnlyMemory<byte> wire, FrameKind kind, long replyKey)
+    {
+        if (replyKey != 0)
+        {
+            // Before the write: the reply may come before the write returns.
+            AwaitingReply[replyKey] = new AwaitedReply(item, _time.GetTimestamp());
+        }
+
+        if (!wire.IsEmpty)
+        {
+            await WriteAsync(context.Socket, wire, kind, context.Token).ConfigureAwait(false);
+        }
+
+        context.Scratch.ResetWrittenCount();
     }
 
     /// <summary>One message, written whole, exclusive with other writers (control messages, the close frame).</summary>

@@ -41,11 +41,17 @@ internal sealed class OutboundQueue(int capacity)
     }
 }
 
-/// <summary>How a send ended: its status and, for a send confirmed by a reply, the reply's body.</summary>
-internal readonly record struct SendOutcome(SendStatus Status, byte[]? Reply = null);
+/// <summary>How a send ended: its status and, for a send confirmed by a reply, the reply's body; for an invalid one, why.</summary>
+internal readonly record struct SendOutcome(SendStatus Status, byte[]? Reply = null, string? Error = null);
 
-/// <summary>A message in an <see cref="OutboundQueue"/>, with the tasks its sender may wait on.</summary>
-internal sealed class OutboundItem(byte[] payload, FrameKind kind, long enqueuedAt)
+/// <summary>One message of an <see cref="OutboundItem"/>: the accepted bytes (a copy), their kind, and the protocol headers.</summary>
+internal readonly record struct OutboundPart(byte[] Payload, FrameKind Kind, IReadOnlyList<KeyValuePair<string, string>> Headers);
+
+/// <summary>
+/// A message (or a batch: several, written as one unit) in an <see cref="OutboundQueue"/>, with the
+/// tasks its sender may wait on.
+/// </summary>
+internal sealed class OutboundItem(OutboundPart[] parts, bool isBatch, long enqueuedAt)
 {
     private const int Pending = 0;
     private const int Writing = 1;
@@ -57,9 +63,16 @@ internal sealed class OutboundItem(byte[] payload, FrameKind kind, long enqueued
     private int _state;
     private object? _withdrawnWith; // a boxed SendStatus once WithdrawAfterWrite was asked
 
-    public byte[] Payload { get; } = payload;
+    /// <summary>The message, or a batch's messages in order.</summary>
+    public OutboundPart[] Parts { get; } = parts;
 
-    public FrameKind Kind { get; } = kind;
+    /// <summary>Written as one unit, inside the protocol's transaction (STOMP BEGIN ... COMMIT).</summary>
+    public bool IsBatch { get; } = isBatch;
+
+    /// <summary>The sender gave up (its token): a batch being written stops at the next message and is aborted.</summary>
+    public bool CancelRequested => Volatile.Read(ref _cancelRequested);
+
+    private bool _cancelRequested;
 
     /// <summary>When it was accepted (<see cref="TimeProvider.GetTimestamp"/>).</summary>
     public long EnqueuedAt { get; } = enqueuedAt;
@@ -140,6 +153,19 @@ internal sealed class OutboundItem(byte[] payload, FrameKind kind, long enqueued
         }
 
         return false;
+    }
+
+    /// <summary>Asks a batch being written to stop at the next message (<see cref="CancelRequested"/>).</summary>
+    public void RequestCancel() => Volatile.Write(ref _cancelRequested, true);
+
+    /// <summary>A batch stopped part-way and aborted (STOMP ABORT): ends it with <paramref name="status"/>.</summary>
+    public void CompleteAborted(SendStatus status)
+    {
+        if (Interlocked.CompareExchange(ref _state, Done, Writing) == Writing)
+        {
+            _written.TrySetResult(status);
+            _completion.TrySetResult(new SendOutcome(status));
+        }
     }
 
     /// <summary>Ends a message that was not written; fails if it is being or was written.</summary>

@@ -70,7 +70,7 @@ internal sealed partial class SocketConnection
             Transport = options.Transport.ToString(),
             Subscriptions = SubscriptionStatuses(options, []),
         };
-        Outbound = new OutboundPipeline(name, options, encoder, metrics, Status, time, loggerFactory.CreateLogger<OutboundPipeline>());
+        Outbound = new OutboundPipeline(name, options, protocol, encoder, metrics, Status, time, loggerFactory.CreateLogger<OutboundPipeline>());
         Dispatcher = new FrameDispatcher(name, options.Queue, pipeline, _pool, metrics, Status, time, loggerFactory.CreateLogger<FrameDispatcher>());
     }
 
@@ -96,9 +96,13 @@ internal sealed partial class SocketConnection
         _run = Task.Run(() => RunAsync());
     }
 
-    /// <inheritdoc cref="OutboundPipeline.SendAsync"/>
+    /// <inheritdoc cref="OutboundPipeline.SendAsync(OutboundMessage, bool, bool, CancellationToken)"/>
     public ValueTask<SendOutcome> SendAsync(OutboundMessage message, bool waitForConfirmation, CancellationToken cancellationToken)
         => Outbound.SendAsync(message, _stopping.IsCancellationRequested, waitForConfirmation, cancellationToken);
+
+    /// <inheritdoc cref="OutboundPipeline.SendBatchAsync"/>
+    public ValueTask<SendOutcome> SendBatchAsync(IReadOnlyList<OutboundMessage> messages, CancellationToken cancellationToken)
+        => Outbound.SendBatchAsync(messages, _stopping.IsCancellationRequested, cancellationToken);
 
     /// <summary>
     /// New protocol subscriptions (STOMP) on the open connection, without reconnecting: health lists

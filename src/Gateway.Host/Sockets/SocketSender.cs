@@ -9,6 +9,18 @@ internal sealed class SocketSender(SocketSupervisor supervisor) : ISocketSender
     public ValueTask<SendResult> SendAndWaitAsync(string socketName, OutboundMessage message, CancellationToken cancellationToken = default)
         => SendCoreAsync(socketName, message, waitForConfirmation: true, cancellationToken);
 
+    public async ValueTask<SendResult> SendBatchAsync(string socketName, IReadOnlyList<OutboundMessage> messages, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        if (!supervisor.TryGet(socketName, out var connection))
+        {
+            return new SendResult(socketName, SendStatus.UnknownSocket);
+        }
+
+        var outcome = await connection.SendBatchAsync(messages, cancellationToken).ConfigureAwait(false);
+        return new SendResult(connection.Name, outcome.Status) { Reply = outcome.Reply, Error = outcome.Error };
+    }
+
     public async ValueTask<IReadOnlyList<SendResult>> PublishAsync(string group, OutboundMessage message, CancellationToken cancellationToken = default)
     {
         var members = supervisor.MembersOf(group);
@@ -19,7 +31,7 @@ internal sealed class SocketSender(SocketSupervisor supervisor) : ISocketSender
         }
 
         await Task.WhenAll(sends).ConfigureAwait(false);
-        return [.. members.Select((member, i) => new SendResult(member.Name, sends[i].Result.Status))];
+        return [.. members.Select((member, i) => new SendResult(member.Name, sends[i].Result.Status) { Error = sends[i].Result.Error })];
     }
 
     private async ValueTask<SendResult> SendCoreAsync(string socketName, OutboundMessage message, bool waitForConfirmation, CancellationToken cancellationToken)
@@ -30,6 +42,6 @@ internal sealed class SocketSender(SocketSupervisor supervisor) : ISocketSender
         }
 
         var outcome = await connection.SendAsync(message, waitForConfirmation, cancellationToken).ConfigureAwait(false);
-        return new SendResult(connection.Name, outcome.Status) { Reply = outcome.Reply };
+        return new SendResult(connection.Name, outcome.Status) { Reply = outcome.Reply, Error = outcome.Error };
     }
 }

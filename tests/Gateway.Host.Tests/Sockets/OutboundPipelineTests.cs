@@ -8,6 +8,7 @@ using Gateway.Host.Metrics;
 using Gateway.Host.Protocols;
 using Gateway.Host.Sockets;
 using Gateway.Host.Tests.Transport;
+using Gateway.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
@@ -44,7 +45,7 @@ public sealed class OutboundPipelineTests : IDisposable
             Outbound = new OutboundOptions { WhileDisconnected = policy, Capacity = capacity },
         };
         var metrics = new GatewayMetrics(_services.GetRequiredService<IMeterFactory>(), new SocketHealthTracker());
-        return new OutboundPipeline("s", options, new JsonOutboundEncoder(), metrics, _status, _time, new FakeLogger<OutboundPipeline>());
+        return new OutboundPipeline("s", options, new Host.Protocols.Raw.RawProtocol(_time), new JsonOutboundEncoder(), metrics, _status, _time, new FakeLogger<OutboundPipeline>());
     }
 
     private OutboundPipeline AttachedPipeline(OutboundPolicy policy = OutboundPolicy.Buffer)
@@ -291,6 +292,83 @@ public sealed class OutboundPipelineTests : IDisposable
         Assert.Equal(SendStatus.Stopped, outcome.Status);
     }
 
+    [Fact]
+    public async Task SendAsync_HeadersOnARawSocket_InvalidWithTheReasonAndNothingQueued()
+    {
+        var pipeline = AttachedPipeline();
+
+        var outcome = await pipeline.SendAsync(OutboundMessage.Text("x").WithHeader("destination", "/q"), stopping: false, waitForConfirmation: false, Cancellation);
+
+        Assert.Equal(SendStatus.Invalid, outcome.Status);
+        Assert.Equal("a Raw socket sends no headers (got 'destination')", outcome.Error);
+        Assert.Equal(0, _status.OutboundDepth());
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(17)]
+    public async Task SendBatchAsync_EmptyOrOverCapacity_Invalid(int count)
+    {
+        var pipeline = AttachedPipeline();
+
+        var outcome = await pipeline.SendBatchAsync([.. Enumerable.Repeat(OutboundMessage.Text("x"), count)], stopping: false, Cancellation);
+
+        Assert.Equal(SendStatus.Invalid, outcome.Status);
+        Assert.Equal($"a batch holds 1 to Outbound:Capacity (16) messages, not {count}", outcome.Error);
+    }
+
+    [Fact]
+    public async Task SendBatchAsync_NoTransactions_WrittenBackToBackThenSent()
+    {
+        var pipeline = AttachedPipeline();
+
+        var outcome = await pipeline.SendBatchAsync([OutboundMessage.Text("a"), OutboundMessage.Text("b"), OutboundMessage.Text("c")], stopping: false, Cancellation).AsTask().WaitAsync(s_waitLimit, Cancellation);
+
+        Assert.Equal(SendStatus.Sent, outcome.Status);
+        Assert.Equal(["a", "b", "c"], [await ReadTextAsync(), await ReadTextAsync(), await ReadTextAsync()]);
+    }
+
+    [Fact]
+    public async Task SendBatchAsync_Transactional_FramedAndConfirmedByTheCommitReply()
+    {
+        _session.Transactional = true;
+        _session.ReplyKey = 9;
+        var pipeline = AttachedPipeline();
+
+        var sending = pipeline.SendBatchAsync([OutboundMessage.Text("a"), OutboundMessage.Text("b")], stopping: false, Cancellation).AsTask();
+        Assert.Equal(["begin", "a", "b", "commit"], [await ReadTextAsync(), await ReadTextAsync(), await ReadTextAsync(), await ReadTextAsync()]);
+        Assert.False(sending.IsCompleted);
+        pipeline.CompleteReply(9, SendStatus.Confirmed, default);
+
+        Assert.Equal(SendStatus.Confirmed, (await sending.WaitAsync(s_waitLimit, Cancellation)).Status);
+    }
+
+    [Fact]
+    public async Task SendBatchAsync_SenderCancelsMidBatch_AbortedAndTheRestNotWritten()
+    {
+        _session.Transactional = true;
+        _session.ReplyKey = 9;
+        using var cancel = new CancellationTokenSource();
+        var sending = new TaskCompletionSource<Task>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var writes = 0;
+        _pair.ClientStream.AfterWrite = async _ =>
+        {
+            if (Interlocked.Increment(ref writes) == 2)
+            {
+                // "a" is on the wire: the sender gives up before "b".
+                await cancel.CancelAsync();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await await sending.Task);
+            }
+        };
+        var pipeline = AttachedPipeline();
+
+        sending.SetResult(pipeline.SendBatchAsync([OutboundMessage.Text("a"), OutboundMessage.Text("b"), OutboundMessage.Text("c")], stopping: false, cancel.Token).AsTask());
+
+        Assert.Equal(["begin", "a", "abort"], [await ReadTextAsync(), await ReadTextAsync(), await ReadTextAsync()]);
+        await Eventually.TrueAsync(() => _status.OutboundDepth() == 0, "the batch left the queue");
+        Assert.Equal(3, _status.FramesSent);
+    }
+
     /// <summary>Encodes a send as <see cref="Prefix"/> + payload, confirmed by a reply when <see cref="ReplyKey"/> is non-zero.</summary>
     private sealed class FakeSession : IProtocolSession
     {
@@ -306,9 +384,10 @@ public sealed class OutboundPipelineTests : IDisposable
             return ReceiveDecision.Deliver;
         }
 
-        public ReadOnlyMemory<byte> Encode(ReadOnlyMemory<byte> payload, FrameKind kind, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey)
+        public ReadOnlyMemory<byte> Encode(in OutboundPart part, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey)
         {
-            wireKind = kind;
+            var payload = part.Payload.AsMemory();
+            wireKind = part.Kind;
             replyKey = ReplyKey;
             if (Prefix.Length == 0)
             {
@@ -319,6 +398,19 @@ public sealed class OutboundPipelineTests : IDisposable
             scratch.Write(payload.Span);
             return scratch.WrittenMemory;
         }
+
+        /// <summary>Frames batches as "begin", the messages, then "commit" (reply <see cref="ReplyKey"/>) or "abort".</summary>
+        public bool Transactional { get; set; }
+
+        public ReadOnlyMemory<byte> BeginBatch(ArrayBufferWriter<byte> scratch) => Transactional ? "begin"u8.ToArray() : default;
+
+        public ReadOnlyMemory<byte> CommitBatch(ArrayBufferWriter<byte> scratch, out long replyKey)
+        {
+            replyKey = Transactional ? ReplyKey : 0;
+            return Transactional ? "commit"u8.ToArray() : default;
+        }
+
+        public ReadOnlyMemory<byte> AbortBatch(ArrayBufferWriter<byte> scratch) => Transactional ? "abort"u8.ToArray() : default;
 
         public void OnTick(long timestamp)
         {

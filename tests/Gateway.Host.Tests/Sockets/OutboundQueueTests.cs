@@ -4,7 +4,7 @@ namespace Gateway.Host.Tests.Sockets;
 
 public sealed class OutboundQueueTests
 {
-    private static OutboundItem Item(bool reportedQueued = false) => new([1], FrameKind.Binary, 0) { ReportedQueued = reportedQueued };
+    private static OutboundItem Item(bool reportedQueued = false) => new([new OutboundPart([1], FrameKind.Binary, [])], isBatch: false, 0) { ReportedQueued = reportedQueued };
 
     [Fact]
     public void TryEnqueue_BeyondCapacity_Fails()

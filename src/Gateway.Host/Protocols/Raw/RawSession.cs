@@ -73,11 +73,11 @@ internal sealed class RawSession : IProtocolSession
         return heartbeat.Deliver ? ReceiveDecision.Deliver : ReceiveDecision.Consumed;
     }
 
-    public ReadOnlyMemory<byte> Encode(ReadOnlyMemory<byte> payload, FrameKind kind, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey)
+    public ReadOnlyMemory<byte> Encode(in Sockets.OutboundPart part, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey)
     {
-        wireKind = kind;
+        wireKind = part.Kind;
         replyKey = 0; // written is the strongest confirmation raw has
-        return payload;
+        return part.Payload;
     }
 
     public void OnTick(long timestamp)

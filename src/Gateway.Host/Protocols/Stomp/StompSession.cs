@@ -36,6 +36,9 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
     private readonly Lock _subscribing = new();
     private int _nextFrame;
     private long _nextReceipt;
+
+    // The batch being written (BEGIN sent, no COMMIT or ABORT yet); only the send loop opens and closes it.
+    private string? _transaction;
     private volatile bool _ready;
     private volatile bool _failed;
 
@@ -136,6 +139,12 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
                     var what = view.TryGetHeader("message", out var text) ? text : "(no message header)";
                     var body = Encoding.UTF8.GetString(view.Body);
                     Log.ServerError(_logger, _connection.SocketName, what, body);
+                    if (view.TryGetHeader("receipt-id", out var receipt) && long.TryParse(receipt, NumberStyles.None, CultureInfo.InvariantCulture, out var refusedKey))
+                    {
+                        // The send that asked for this receipt caused the error: it is refused, with the error as its reply.
+                        _connection.CompleteReply(refusedKey, SendStatus.Refused, Encoding.UTF8.GetBytes(body.Length > 0 ? $"{what}\n{body}" : what));
+                    }
+
                     return FailWith(WebSocketCloseStatus.PolicyViolation, $"STOMP ERROR from the server: {what}", DisconnectKind.ProtocolFailed, out frame);
             }
         }
@@ -318,16 +327,75 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
         return ReceiveDecision.Close;
     }
 
-    /// <summary>A user send: SEND to its destination (the socket's <c>DefaultDestination</c>), confirmed by a RECEIPT.</summary>
-    public ReadOnlyMemory<byte> Encode(ReadOnlyMemory<byte> payload, FrameKind kind, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey)
+    /// <summary>
+    /// A user send: SEND with its headers, to its <c>destination</c> (else the socket's
+    /// <c>DefaultDestination</c>), confirmed by a RECEIPT; inside a batch, part of its transaction instead.
+    /// </summary>
+    public ReadOnlyMemory<byte> Encode(in Sockets.OutboundPart part, ArrayBufferWriter<byte> scratch, out FrameKind wireKind, out long replyKey)
     {
-        replyKey = Interlocked.Increment(ref _nextReceipt);
         wireKind = FrameKind.Text;
         var frame = new StompFrameWriter(scratch, StompCommand.Send);
-        frame.Header("destination", _stomp.DefaultDestination ?? string.Empty);
-        frame.Header("content-type", kind == FrameKind.Text ? "text/plain" : "application/octet-stream");
+        bool hasDestination = false, hasContentType = false;
+        foreach (var (name, value) in part.Headers)
+        {
+            hasDestination |= name == "destination";
+            hasContentType |= name == "content-type";
+            frame.Header(name, value);
+        }
+
+        if (!hasDestination)
+        {
+            frame.Header("destination", _stomp.DefaultDestination ?? string.Empty);
+        }
+
+        if (!hasContentType)
+        {
+            frame.Header("content-type", part.Kind == FrameKind.Text ? "text/plain" : "application/octet-stream");
+        }
+
+        if (_transaction is { } transaction)
+        {
+            replyKey = 0; // the COMMIT's receipt confirms the batch
+            frame.Header("transaction", transaction);
+        }
+        else
+        {
+            replyKey = Interlocked.Increment(ref _nextReceipt);
+            frame.Header("receipt", replyKey);
+        }
+
+        frame.End(part.Payload);
+        Volatile.Write(ref _lastSent, _time.GetTimestamp());
+        return scratch.WrittenMemory;
+    }
+
+    /// <summary>BEGIN a transaction; the SENDs that follow carry it until COMMIT or ABORT.</summary>
+    public ReadOnlyMemory<byte> BeginBatch(ArrayBufferWriter<byte> scratch)
+    {
+        var transaction = $"gateway-tx-{Interlocked.Increment(ref _nextReceipt)}";
+        Volatile.Write(ref _transaction, transaction);
+        return TransactionFrame(StompCommand.Begin, transaction, scratch);
+    }
+
+    /// <summary>COMMIT with a receipt: the broker's RECEIPT confirms the whole batch.</summary>
+    public ReadOnlyMemory<byte> CommitBatch(ArrayBufferWriter<byte> scratch, out long replyKey)
+    {
+        replyKey = Interlocked.Increment(ref _nextReceipt);
+        var frame = new StompFrameWriter(scratch, StompCommand.Commit);
+        frame.Header("transaction", Interlocked.Exchange(ref _transaction, null) ?? string.Empty);
         frame.Header("receipt", replyKey);
-        frame.End(payload.Span);
+        frame.End();
+        return scratch.WrittenMemory;
+    }
+
+    public ReadOnlyMemory<byte> AbortBatch(ArrayBufferWriter<byte> scratch)
+        => Interlocked.Exchange(ref _transaction, null) is { } transaction ? TransactionFrame(StompCommand.Abort, transaction, scratch) : default;
+
+    private ReadOnlyMemory<byte> TransactionFrame(StompCommand command, string transaction, ArrayBufferWriter<byte> scratch)
+    {
+        var frame = new StompFrameWriter(scratch, command);
+        frame.Header("transaction", transaction);
+        frame.End();
         Volatile.Write(ref _lastSent, _time.GetTimestamp());
         return scratch.WrittenMemory;
     }
@@ -400,6 +468,8 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
             return;
         }
 
+        // A batch still open (its connection ends mid-way) is aborted by the broker: STOMP aborts what a
+        // DISCONNECT or a lost connection leaves uncommitted. Only the send loop writes ABORT.
         var writer = new ArrayBufferWriter<byte>(64);
         var frame = new StompFrameWriter(writer, StompCommand.Disconnect);
         frame.Header("receipt", DisconnectReceipt);

@@ -1,3 +1,4 @@
+using Gateway.Host.Sockets;
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Runtime.InteropServices;
@@ -304,7 +305,7 @@ public sealed class RawSessionTests
         var payload = new byte[] { 1, 2, 3, 4 };
         var scratch = new ArrayBufferWriter<byte>();
 
-        var wire = session.Encode(payload, kind, scratch, out var wireKind, out var replyKey);
+        var wire = session.Encode(new OutboundPart(payload, kind, []), scratch, out var wireKind, out var replyKey);
 
         Assert.True(MemoryMarshal.TryGetArray(wire, out var segment));
         Assert.Same(payload, segment.Array);

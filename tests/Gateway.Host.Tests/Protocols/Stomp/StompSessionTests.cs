@@ -1,3 +1,4 @@
+using Gateway.Host.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using Gateway.Host.Configuration;
@@ -234,11 +235,89 @@ public sealed class StompSessionTests
         await session.StartAsync(CancellationToken.None);
         var scratch = new System.Buffers.ArrayBufferWriter<byte>();
 
-        var bytes = session.Encode(Bytes("{\"a\":1}"), FrameKind.Text, scratch, out var wireKind, out var replyKey);
+        var bytes = session.Encode(Part("{\"a\":1}"), scratch, out var wireKind, out var replyKey);
         session.OnMessage(Bytes($"RECEIPT\nreceipt-id:{replyKey}\n\n\0"), FrameKind.Text, out _);
 
         Assert.Equal(FrameKind.Text, wireKind);
         Assert.Equal($"SEND\ndestination:/queue/out\ncontent-type:text/plain\nreceipt:{replyKey}\ncontent-length:7\n\n{{\"a\":1}}\0", Encoding.UTF8.GetString(bytes.Span));
         Assert.Equal((replyKey, SendStatus.Confirmed), (_connection.Replies.Single().ReplyKey, _connection.Replies.Single().Status));
+    }
+
+    private static OutboundPart Part(string text, params (string Name, string Value)[] headers)
+        => new(Encoding.UTF8.GetBytes(text), FrameKind.Text, [.. headers.Select(h => new KeyValuePair<string, string>(h.Name, h.Value))]);
+
+    [Fact]
+    public async Task Encode_HeadersGiven_DestinationAndContentTypeFromThemOthersEscaped()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+        var scratch = new System.Buffers.ArrayBufferWriter<byte>();
+
+        var bytes = session.Encode(Part("x", ("destination", "/topic/a"), ("content-type", "application/json"), ("note", "a:b\nc")), scratch, out _, out var replyKey);
+
+        Assert.Equal($"SEND\ndestination:/topic/a\ncontent-type:application/json\nnote:a\\cb\\nc\nreceipt:{replyKey}\ncontent-length:1\n\nx\0", Encoding.UTF8.GetString(bytes.Span));
+    }
+
+    [Fact]
+    public async Task BeginEncodeCommit_Batch_OneTransactionConfirmedByTheCommitReceiptOnly()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+        var scratch = new System.Buffers.ArrayBufferWriter<byte>();
+        string Next(ReadOnlyMemory<byte> written)
+        {
+            var text = Encoding.UTF8.GetString(written.Span);
+            scratch.ResetWrittenCount();
+            return text;
+        }
+
+        var begin = Next(session.BeginBatch(scratch));
+        var transaction = begin.Split('\n')[1]["transaction:".Length..];
+        var first = Next(session.Encode(Part("1"), scratch, out _, out var firstKey));
+        var second = Next(session.Encode(Part("2", ("destination", "/queue/b")), scratch, out _, out var secondKey));
+        var commit = Next(session.CommitBatch(scratch, out var commitKey));
+        var after = Next(session.Encode(Part("3"), scratch, out _, out var afterKey));
+
+        Assert.StartsWith("gateway-tx-", transaction, StringComparison.Ordinal);
+        Assert.Equal($"BEGIN\ntransaction:{transaction}\n\n\0", begin);
+        Assert.Equal($"SEND\ndestination:/queue/out\ncontent-type:text/plain\ntransaction:{transaction}\ncontent-length:1\n\n1\0", first);
+        Assert.Equal($"SEND\ndestination:/queue/b\ncontent-type:text/plain\ntransaction:{transaction}\ncontent-length:1\n\n2\0", second);
+        Assert.Equal((0L, 0L), (firstKey, secondKey));
+        Assert.Equal($"COMMIT\ntransaction:{transaction}\nreceipt:{commitKey}\n\n\0", commit);
+        Assert.NotEqual(0, commitKey);
+        Assert.Contains($"receipt:{afterKey}", after, StringComparison.Ordinal);
+        Assert.DoesNotContain("transaction", after, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AbortBatch_OpenBatch_AbortsItOnceAndLaterSendsLeaveIt()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+        var scratch = new System.Buffers.ArrayBufferWriter<byte>();
+        var begin = Encoding.UTF8.GetString(session.BeginBatch(scratch).Span);
+        scratch.ResetWrittenCount();
+        var transaction = begin.Split('\n')[1]["transaction:".Length..];
+
+        var abort = Encoding.UTF8.GetString(session.AbortBatch(scratch).Span);
+        scratch.ResetWrittenCount();
+
+        Assert.Equal($"ABORT\ntransaction:{transaction}\n\n\0", abort);
+        Assert.True(session.AbortBatch(scratch).IsEmpty);
+        Assert.DoesNotContain("transaction", Encoding.UTF8.GetString(session.Encode(Part("x"), scratch, out _, out _).Span), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OnMessage_ErrorAboutAReceiptedSend_RefusesThatSendWithTheErrorAsReply()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+        session.Encode(Part("x"), new System.Buffers.ArrayBufferWriter<byte>(), out _, out var replyKey);
+
+        session.OnMessage(Bytes($"ERROR\nmessage:not_found\nreceipt-id:{replyKey}\n\nno exchange 'x'\0"), FrameKind.Text, out _);
+
+        var reply = _connection.Replies.Single();
+        Assert.Equal((replyKey, SendStatus.Refused), (reply.ReplyKey, reply.Status));
+        Assert.Equal("not_found\nno exchange 'x'", Encoding.UTF8.GetString(reply.Reply));
     }
 }
