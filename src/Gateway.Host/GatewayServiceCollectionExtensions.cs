@@ -39,6 +39,7 @@ internal static class GatewayServiceCollectionExtensions
         // One protocol per SocketProtocol value: the place STOMP and Phoenix plug in.
         services.AddKeyedSingleton<IProtocol, RawProtocol>(SocketProtocol.Raw);
         services.AddKeyedSingleton<IProtocol, Gateway.Host.Protocols.Stomp.StompProtocol>(SocketProtocol.Stomp);
+        services.AddKeyedSingleton<IProtocol, Gateway.Host.Protocols.Phoenix.PhoenixProtocol>(SocketProtocol.Phoenix);
         services.AddSingleton<SocketHealthTracker>();
         services.AddSingleton<GatewayMetrics>();
 

@@ -116,6 +116,14 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
                                 list.Add(item.Value ?? string.Empty);
                             }
                         }
+                        else if (!IsNestedOptions(elementType))
+                        {
+                            // A list of values (RejoinAfter: durations), each converted like a single key.
+                            if (TryConvert(item, elementType, errors, out var element) && element is not null)
+                            {
+                                list.Add(element);
+                            }
+                        }
                         else
                         {
                             var element = Activator.CreateInstance(elementType)!;

@@ -63,6 +63,53 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
         }
     }
 
+    private static void ValidatePhoenix(string path, PhoenixOptions phoenix, List<string> errors)
+    {
+        Positive(phoenix.HeartbeatInterval, $"{path}:HeartbeatInterval", errors, MaxInterval);
+        Positive(phoenix.Timeout, $"{path}:Timeout", errors, MaxTimeout);
+        for (var i = 0; i < phoenix.RejoinAfter.Count; i++)
+        {
+            Positive(phoenix.RejoinAfter[i], $"{path}:RejoinAfter:{i}", errors, MaxInterval);
+        }
+
+        var topics = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < phoenix.Topics.Count; i++)
+        {
+            var key = $"{path}:Topics:{i}";
+            var topic = phoenix.Topics[i];
+            if (string.IsNullOrWhiteSpace(topic.Topic))
+            {
+                errors.Add($"{key}:Topic: is required");
+            }
+            else if (!topics.Add(topic.Topic))
+            {
+                errors.Add($"{key}:Topic: '{topic.Topic}' is joined by an earlier entry");
+            }
+            else if (topic.Topic == Protocols.Phoenix.PhoenixEvents.PhoenixTopic)
+            {
+                errors.Add($"{key}:Topic: 'phoenix' is the socket's own topic (heartbeats)");
+            }
+
+            if (topic.Payload is { } payload && !IsJsonObject(payload))
+            {
+                errors.Add($"{key}:Payload: is not a JSON object");
+            }
+        }
+
+        static bool IsJsonObject(string json)
+        {
+            try
+            {
+                using var document = System.Text.Json.JsonDocument.Parse(json);
+                return document.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object;
+            }
+            catch (System.Text.Json.JsonException)
+            {
+                return false;
+            }
+        }
+    }
+
     private static void ValidateHeartbeat(string path, HeartbeatOptions heartbeat, List<string> errors)
     {
         if (heartbeat.Interval is not { } interval)
@@ -153,6 +200,7 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
         Positive(socket.ReplyTimeout, $"{path}:ReplyTimeout", errors, MaxTimeout);
         ValidateHeartbeat($"{path}:Heartbeat", socket.Heartbeat, errors);
         ValidateStomp($"{path}:Stomp", socket.Stomp, errors);
+        ValidatePhoenix($"{path}:Phoenix", socket.Phoenix, errors);
 
         if (socket.MaxMessageSize is < 1 or > MaxMessageSizeLimit)
         {

@@ -46,6 +46,9 @@ internal sealed class SocketOptions
     /// <summary>The STOMP session, for <c>Protocol: Stomp</c>.</summary>
     public StompOptions Stomp { get; set; } = new();
 
+    /// <summary>The Phoenix Channels session, for <c>Protocol: Phoenix</c>.</summary>
+    public PhoenixOptions Phoenix { get; set; } = new();
+
     public ReconnectOptions Reconnect { get; set; } = new();
 
     public QueueOptions Queue { get; set; } = new();
@@ -72,6 +75,9 @@ internal enum SocketProtocol
 
     /// <summary>STOMP 1.2 (<c>Stomp</c> section): subscriptions, acknowledgements after the handlers, receipts.</summary>
     Stomp,
+
+    /// <summary>Phoenix Channels (<c>Phoenix</c> section): joins, pushes with replies, heartbeats, rejoins.</summary>
+    Phoenix,
 }
 
 internal enum SocketTransport

@@ -40,7 +40,8 @@ internal sealed record SocketOptionsDiff(
                     handlersChanged.Add(name);
                 }
 
-                if (JsonSerializer.Serialize(previous.Stomp.Subscriptions) != JsonSerializer.Serialize(next.Stomp.Subscriptions))
+                if (JsonSerializer.Serialize(previous.Stomp.Subscriptions) != JsonSerializer.Serialize(next.Stomp.Subscriptions)
+                    || JsonSerializer.Serialize(previous.Phoenix.Topics) != JsonSerializer.Serialize(next.Phoenix.Topics))
                 {
                     subscriptionsChanged.Add(name);
                 }
@@ -71,6 +72,7 @@ internal sealed record SocketOptionsDiff(
         var node = JsonSerializer.SerializeToNode(options)!.AsObject();
         node.Remove(nameof(SocketOptions.Handlers));
         node[nameof(SocketOptions.Stomp)]!.AsObject().Remove(nameof(StompOptions.Subscriptions));
+        node[nameof(SocketOptions.Phoenix)]!.AsObject().Remove(nameof(PhoenixOptions.Topics));
 
         // Header order carries no meaning (names are case-insensitive too).
         node[nameof(SocketOptions.Headers)] = JsonSerializer.SerializeToNode(

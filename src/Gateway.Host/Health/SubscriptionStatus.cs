@@ -1,7 +1,7 @@
 namespace Gateway.Host.Health;
 
 /// <summary>
-/// One subscription of a socket (STOMP), watched on its own: whether it is in place, what arrived
+/// One subscription of a socket (STOMP; a Phoenix topic), watched on its own: whether it is in place, what arrived
 /// and when, how often it was renewed for being stale. Lives as long as the socket; each connection's
 /// session updates it.
 /// </summary>
@@ -11,6 +11,8 @@ internal sealed class SubscriptionStatus(string id, string destination)
     private long _resubscribes;
     private long _lastMessageTicks;
     private volatile string _state = "Pending";
+    private volatile string? _lastError;
+    private long _nextAttemptTicks;
 
     public string Id { get; } = id;
 
@@ -21,6 +23,21 @@ internal sealed class SubscriptionStatus(string id, string destination)
 
     /// <summary>SUBSCRIBE went out on the current connection.</summary>
     public void SetSubscribed() => _state = "Subscribed";
+
+    /// <summary>A protocol's own state (Phoenix: <c>Joining</c>, <c>Joined</c>); clears the next attempt.</summary>
+    public void SetState(string state)
+    {
+        _state = state;
+        Volatile.Write(ref _nextAttemptTicks, 0);
+    }
+
+    /// <summary>Refused or lost (Phoenix: a join error, <c>phx_error</c>): why, and when it is tried again.</summary>
+    public void SetFailed(string error, DateTimeOffset nextAttempt)
+    {
+        _lastError = error;
+        Volatile.Write(ref _nextAttemptTicks, nextAttempt.UtcTicks);
+        _state = "Rejoining";
+    }
 
     public void AddMessage(DateTimeOffset now)
     {
@@ -33,9 +50,21 @@ internal sealed class SubscriptionStatus(string id, string destination)
     public SubscriptionSnapshot Snapshot()
     {
         var last = Volatile.Read(ref _lastMessageTicks);
-        return new SubscriptionSnapshot(Id, Destination, _state, Volatile.Read(ref _messages), last == 0 ? null : new DateTimeOffset(last, TimeSpan.Zero), Volatile.Read(ref _resubscribes));
+        var next = Volatile.Read(ref _nextAttemptTicks);
+        return new SubscriptionSnapshot(Id, Destination, _state, Volatile.Read(ref _messages), last == 0 ? null : new DateTimeOffset(last, TimeSpan.Zero), Volatile.Read(ref _resubscribes))
+        {
+            LastError = _lastError,
+            NextAttemptAt = next == 0 ? null : new DateTimeOffset(next, TimeSpan.Zero),
+        };
     }
 }
 
 /// <summary>A subscription as health shows it.</summary>
-internal sealed record SubscriptionSnapshot(string Id, string Destination, string State, long MessagesReceived, DateTimeOffset? LastMessageAt, long Resubscribes);
+internal sealed record SubscriptionSnapshot(string Id, string Destination, string State, long MessagesReceived, DateTimeOffset? LastMessageAt, long Resubscribes)
+{
+    /// <summary>The last refusal or failure (Phoenix: the join's error reason); kept after it recovered.</summary>
+    public string? LastError { get; init; }
+
+    /// <summary>When a failed subscription is tried again.</summary>
+    public DateTimeOffset? NextAttemptAt { get; init; }
+}

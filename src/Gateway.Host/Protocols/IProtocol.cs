@@ -11,6 +11,9 @@ internal interface IProtocol
     /// <summary>The subprotocols to offer in the handshake, ahead of the socket's configured ones.</summary>
     IReadOnlyList<string> SubProtocols(SocketOptions options);
 
+    /// <summary>The URL of one attempt, before the connect hook (Phoenix: <c>vsn</c> and the connect params in the query).</summary>
+    Uri ConnectUrl(Uri url, SocketOptions options) => url;
+
     /// <summary>
     /// Whether a user send fits the protocol (its headers; a destination where one is needed), checked
     /// when it is accepted so that a bad send is rejected (<see cref="SendStatus.Invalid"/>) rather than

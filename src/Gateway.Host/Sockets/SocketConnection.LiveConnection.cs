@@ -105,13 +105,39 @@ internal sealed partial class SocketConnection
                 return;
             }
 
-            if (ready)
+            lock (_readiness)
             {
-                _ready.TrySetResult();
+                // After the handshake the session may take readiness back (a Phoenix channel lost) and give it again.
+                _notReady = ready ? null : detail ?? string.Empty;
+                if (!_handshakeDone)
+                {
+                    if (ready)
+                    {
+                        _ready.TrySetResult();
+                    }
+                    else
+                    {
+                        _owner.SetState(SocketState.Handshaking, 0, detail);
+                    }
+                }
+                else
+                {
+                    _owner.SetState(ready ? SocketState.Ready : SocketState.Handshaking, 0, detail);
+                }
             }
-            else
+        }
+
+        private readonly Lock _readiness = new();
+        private bool _handshakeDone;
+        private string? _notReady;
+
+        /// <summary>The handshake is over: Ready, unless the session took readiness back meanwhile.</summary>
+        public void EnterReady()
+        {
+            lock (_readiness)
             {
-                _owner.SetState(SocketState.Handshaking, 0, detail);
+                _handshakeDone = true;
+                _owner.SetState(_notReady is null ? SocketState.Ready : SocketState.Handshaking, 0, _notReady is { Length: > 0 } detail ? detail : null);
             }
         }
 

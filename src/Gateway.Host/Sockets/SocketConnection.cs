@@ -117,10 +117,12 @@ internal sealed partial class SocketConnection
     }
 
     private static IReadOnlyList<SubscriptionStatus> SubscriptionStatuses(SocketOptions options, IReadOnlyList<SubscriptionStatus> current)
-        => options.Protocol != SocketProtocol.Stomp
-            ? []
-            : [.. options.Stomp.Subscriptions.Select((s, i) => (Id: s.IdAt(i), Destination: s.Destination ?? string.Empty))
-                .Select(s => current.FirstOrDefault(c => c.Id == s.Id && c.Destination == s.Destination) ?? new SubscriptionStatus(s.Id, s.Destination))];
+        => [.. (options.Protocol switch
+            {
+                SocketProtocol.Stomp => options.Stomp.Subscriptions.Select((s, i) => (Id: s.IdAt(i), Destination: s.Destination ?? string.Empty)),
+                SocketProtocol.Phoenix => options.Phoenix.Topics.Select(t => (Id: t.Topic ?? string.Empty, Destination: t.Topic ?? string.Empty)),
+                _ => [],
+            }).Select(s => current.FirstOrDefault(c => c.Id == s.Id && c.Destination == s.Destination) ?? new SubscriptionStatus(s.Id, s.Destination))];
 
     /// <summary>Closes the current connection (1000, "reconnect requested") and connects again without waiting out a backoff.</summary>
     /// <returns><see langword="false"/> when there is no open connection to restart.</returns>
@@ -201,7 +203,7 @@ internal sealed partial class SocketConnection
                 WebSocket socket;
                 try
                 {
-                    socket = await _connector.ConnectAsync(Name, Options, _connectUrl, _protocol.SubProtocols(Options), attempt, _stopping.Token).ConfigureAwait(false);
+                    socket = await _connector.ConnectAsync(Name, Options, _protocol.ConnectUrl(_connectUrl, Options), _protocol.SubProtocols(Options), attempt, _stopping.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
                 {
@@ -319,7 +321,7 @@ internal sealed partial class SocketConnection
                 // The last error stays in health until a connection gets through its handshake.
                 Status.RecordConnected(_time.GetUtcNow(), isReconnect);
                 Outbound.Attach(socket, live.Session, scope.Token);
-                SetState(SocketState.Ready, 0);
+                live.EnterReady();
 
                 // Handlers hear of the connection once it is Ready and sends flow, so a connect hook can send;
                 // or already did, with the first frame (the dispatcher announces a connection before its first frame).
