@@ -55,6 +55,40 @@ public sealed class GatewayOptionsSetupTests
     }
 
     [Fact]
+    public void Configure_PhoenixSection_BindsTopicsParamsAndTheRejoinSchedule()
+    {
+        var options = Bind(
+            ("Gateway:Sockets:p:Url", "ws://127.0.0.1:4000/socket/websocket"),
+            ("Gateway:Sockets:p:Protocol", "Phoenix"),
+            ("Gateway:Sockets:p:Phoenix:Params:token", "abc"),
+            ("Gateway:Sockets:p:Phoenix:Serializer", "V1"),
+            ("Gateway:Sockets:p:Phoenix:RejoinAfter:0", "00:00:00.5"),
+            ("Gateway:Sockets:p:Phoenix:RejoinAfter:1", "00:00:03"),
+            ("Gateway:Sockets:p:Phoenix:Topics:0:Topic", "room:a"),
+            ("Gateway:Sockets:p:Phoenix:Topics:1:Topic", "room:b"),
+            ("Gateway:Sockets:p:Phoenix:Topics:1:Payload", "{\"since\":1}"));
+
+        Assert.Empty(options.BindErrors);
+        var phoenix = options.Sockets["p"].Phoenix;
+        Assert.Equal(["room:a", "room:b"], phoenix.Topics.Select(t => t.Topic));
+        Assert.Equal("{\"since\":1}", phoenix.Topics[1].Payload);
+        Assert.Equal("abc", phoenix.Params["token"]);
+        Assert.Equal(PhoenixSerializer.V1, phoenix.Serializer);
+        Assert.Equal([TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(3)], phoenix.RejoinSchedule);
+        Assert.Equal([TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(10)], new PhoenixOptions().RejoinSchedule);
+    }
+
+    [Fact]
+    public void Configure_ListOfDurationsWithABadValue_NamesTheElement()
+    {
+        var options = Bind(
+            ("Gateway:Sockets:p:Url", "ws://127.0.0.1:4000/socket/websocket"),
+            ("Gateway:Sockets:p:Phoenix:RejoinAfter:0", "soon"));
+
+        Assert.Contains(options.BindErrors, e => e.StartsWith("Gateway:Sockets:p:Phoenix:RejoinAfter:0:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Configure_SocketWithoutOwnSettings_GetsDefaults()
     {
         var options = Bind(
@@ -380,7 +414,7 @@ public sealed class GatewayOptionsSetupTests
     {
         var options = Bind(("Gateway:Sockets:a:Url", "ws://h/"), ("Gateway:Sockets:a:Protocol", "Nope"));
 
-        Assert.Equal("Gateway:Sockets:a:Protocol: 'Nope' is not one of Raw, Stomp", Assert.Single(options.BindErrors));
+        Assert.Equal("Gateway:Sockets:a:Protocol: 'Nope' is not one of Raw, Stomp, Phoenix", Assert.Single(options.BindErrors));
     }
 
     [Fact]

@@ -117,6 +117,30 @@ public sealed partial class GatewayOptionsValidatorTests
     }
 
     [Fact]
+    public void GetErrors_PhoenixTopicsAndDurations_EachBadKeyNamed()
+    {
+        var socket = ValidSocket();
+        socket.Phoenix.Topics.Add(new PhoenixTopicOptions { Topic = "room:a", Payload = "{\"ok\":1}" });
+        socket.Phoenix.Topics.Add(new PhoenixTopicOptions { Topic = "room:a" });
+        socket.Phoenix.Topics.Add(new PhoenixTopicOptions { Topic = "" });
+        socket.Phoenix.Topics.Add(new PhoenixTopicOptions { Topic = "phoenix" });
+        socket.Phoenix.Topics.Add(new PhoenixTopicOptions { Topic = "room:b", Payload = "[1]" });
+        socket.Phoenix.HeartbeatInterval = TimeSpan.Zero;
+        socket.Phoenix.RejoinAfter.Add(TimeSpan.FromSeconds(-1));
+
+        Assert.Equal(
+            [
+                "Gateway:Sockets:a:Phoenix:HeartbeatInterval: must be positive, was 00:00:00",
+                "Gateway:Sockets:a:Phoenix:RejoinAfter:0: must be positive, was -00:00:01",
+                "Gateway:Sockets:a:Phoenix:Topics:1:Topic: 'room:a' is joined by an earlier entry",
+                "Gateway:Sockets:a:Phoenix:Topics:2:Topic: is required",
+                "Gateway:Sockets:a:Phoenix:Topics:3:Topic: 'phoenix' is the socket's own topic (heartbeats)",
+                "Gateway:Sockets:a:Phoenix:Topics:4:Payload: is not a JSON object",
+            ],
+            ErrorsFor(socket));
+    }
+
+    [Fact]
     public void GetErrors_PathOnThisGateway_IsValid()
     {
         var socket = ValidSocket();
