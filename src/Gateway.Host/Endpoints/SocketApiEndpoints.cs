@@ -26,6 +26,15 @@ internal static class SocketApiEndpoints
         endpoints.MapGet("/sockets/{name}", static (string name, SocketHealthTracker tracker)
             => tracker.TryGet(name, out var status) ? Results.Json(status.Snapshot(), JsonOptions) : UnknownSocket(name));
 
+        endpoints.MapGet("/sockets/{name}/topics/{topic}/presence", static (string name, string topic, ISocketDirectory sockets)
+            => sockets.TryGetPresence(name, topic, out var presence) switch
+            {
+                PresenceLookup.Found => Results.Json(new { socket = name, topic, synced = presence!["synced"], presences = presence["presences"] }, JsonOptions),
+                PresenceLookup.UnknownSocket => UnknownSocket(name),
+                PresenceLookup.UnknownTopic => Results.Json(new { socket = name, topic, error = $"'{topic}' is not one of the socket's Phoenix:Topics" }, statusCode: StatusCodes.Status404NotFound),
+                _ => Results.Json(new { socket = name, topic, error = "not connected" }, statusCode: StatusCodes.Status409Conflict),
+            });
+
         var mutating = endpoints.MapGroup(string.Empty).AddEndpointFilter<ApiKeyEndpointFilter>();
         mutating.MapPost("/sockets/{name}/messages", SendAsync);
         mutating.MapPost("/sockets/{name}/batch", SendBatchAsync);

@@ -130,7 +130,7 @@ internal sealed partial class OutboundPipeline
         }
 
         // Read again: a connection that became Ready since the check above must not leave the message waiting.
-        if (_sending is { } now)
+        if (_sending is { Paused: false } now)
         {
             KickSendLoop(now);
         }
@@ -204,12 +204,31 @@ internal sealed partial class OutboundPipeline
         return new(output.WrittenSpan.ToArray(), kind, message.Headers);
     }
 
-    /// <summary>The connection is Ready: user sends flow; what was queued while not Ready goes first.</summary>
-    public void Attach(WebSocket socket, IProtocolSession session, CancellationToken connectionToken)
+    /// <summary>The connection is Ready: user sends flow (unless <paramref name="paused"/>); what was queued while not Ready goes first.</summary>
+    public void Attach(WebSocket socket, IProtocolSession session, CancellationToken connectionToken, bool paused = false)
     {
-        var context = new SendContext(socket, session, connectionToken);
+        var context = new SendContext(socket, session, connectionToken) { Paused = paused };
         _sending = context;
-        if (Volatile.Read(ref _queue) is { Count: > 0 })
+        if (!paused && Volatile.Read(ref _queue) is { Count: > 0 })
+        {
+            KickSendLoop(context);
+        }
+    }
+
+    /// <summary>
+    /// The session took readiness back (<paramref name="paused"/>) or gave it again: user sends wait in
+    /// the queue (bounded by <c>Outbound:Capacity</c>, aged by <c>MaxAge</c>) and are encoded, with the
+    /// session's new state, once it is Ready. Control messages are not affected.
+    /// </summary>
+    public void SetPaused(bool paused)
+    {
+        if (_sending is not { } context)
+        {
+            return;
+        }
+
+        context.Paused = paused;
+        if (!paused && Volatile.Read(ref _queue) is { Count: > 0 })
         {
             KickSendLoop(context);
         }
@@ -263,7 +282,7 @@ internal sealed partial class OutboundPipeline
         // A message queued after the queue looked empty, but before the flag was cleared, found the loop
         // still running and did not start one: look once more. After a reconnect, this also hands over
         // to the new connection what a stale loop found.
-        if (Volatile.Read(ref _queue) is { Count: > 0 } && _sending is { } current && !current.Token.IsCancellationRequested)
+        if (Volatile.Read(ref _queue) is { Count: > 0 } && _sending is { Paused: false } current && !current.Token.IsCancellationRequested)
         {
             KickSendLoop(current);
         }
@@ -273,7 +292,7 @@ internal sealed partial class OutboundPipeline
     {
         var reader = Queue.Reader;
         var maxAge = _options.Outbound.MaxAge;
-        while (reader.TryPeek(out var item))
+        while (!context.Paused && reader.TryPeek(out var item))
         {
             if (item.IsDone)
             {
@@ -419,5 +438,14 @@ internal sealed partial class OutboundPipeline
         public ArrayBufferWriter<byte> Scratch { get; } = new();
 
         public TaskCompletionSource Lost { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Not Ready for user sends right now (<see cref="SetPaused"/>).</summary>
+        public bool Paused
+        {
+            get => Volatile.Read(ref _paused);
+            set => Volatile.Write(ref _paused, value);
+        }
+
+        private bool _paused;
     }
 }

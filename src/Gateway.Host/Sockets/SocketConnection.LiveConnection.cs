@@ -122,6 +122,8 @@ internal sealed partial class SocketConnection
                 }
                 else
                 {
+                    // Sends wait in the queue while not Ready (a Phoenix topic rejoining), then go with the new state.
+                    _owner.Outbound.SetPaused(!ready);
                     _owner.SetState(ready ? SocketState.Ready : SocketState.Handshaking, 0, detail);
                 }
             }
@@ -131,12 +133,13 @@ internal sealed partial class SocketConnection
         private bool _handshakeDone;
         private string? _notReady;
 
-        /// <summary>The handshake is over: Ready, unless the session took readiness back meanwhile.</summary>
-        public void EnterReady()
+        /// <summary>The handshake is over: sends flow and the socket is Ready, unless the session took readiness back meanwhile.</summary>
+        public void EnterReady(CancellationToken connectionToken)
         {
             lock (_readiness)
             {
                 _handshakeDone = true;
+                _owner.Outbound.Attach(Socket, Session, connectionToken, paused: _notReady is not null);
                 _owner.SetState(_notReady is null ? SocketState.Ready : SocketState.Handshaking, 0, _notReady is { Length: > 0 } detail ? detail : null);
             }
         }

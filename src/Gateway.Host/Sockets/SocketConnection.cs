@@ -124,6 +124,20 @@ internal sealed partial class SocketConnection
                 _ => [],
             }).Select(s => current.FirstOrDefault(c => c.Id == s.Id && c.Destination == s.Destination) ?? new SubscriptionStatus(s.Id, s.Destination))];
 
+    /// <summary>A topic's presence list from the open connection's session (Phoenix).</summary>
+    public PresenceLookup TryGetPresence(string topic, out System.Text.Json.Nodes.JsonObject? presence)
+    {
+        presence = null;
+        if (Options.Protocol != SocketProtocol.Phoenix || !Options.Phoenix.Topics.Exists(t => t.Topic == topic))
+        {
+            return PresenceLookup.UnknownTopic;
+        }
+
+        return Volatile.Read(ref _live)?.Session is IPresenceSource source && source.TryGetPresence(topic, out presence)
+            ? PresenceLookup.Found
+            : PresenceLookup.NotConnected;
+    }
+
     /// <summary>Closes the current connection (1000, "reconnect requested") and connects again without waiting out a backoff.</summary>
     /// <returns><see langword="false"/> when there is no open connection to restart.</returns>
     public async Task<bool> ReconnectAsync()
@@ -320,8 +334,7 @@ internal sealed partial class SocketConnection
 
                 // The last error stays in health until a connection gets through its handshake.
                 Status.RecordConnected(_time.GetUtcNow(), isReconnect);
-                Outbound.Attach(socket, live.Session, scope.Token);
-                live.EnterReady();
+                live.EnterReady(scope.Token);
 
                 // Handlers hear of the connection once it is Ready and sends flow, so a connect hook can send;
                 // or already did, with the first frame (the dispatcher announces a connection before its first frame).

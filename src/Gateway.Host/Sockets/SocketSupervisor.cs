@@ -85,6 +85,12 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
 
     IReadOnlyList<SocketEntry> ISocketDirectory.Group(string group) => [.. MembersOf(group).Select(Entry)];
 
+    PresenceLookup ISocketDirectory.TryGetPresence(string name, string topic, out System.Text.Json.Nodes.JsonObject? presence)
+    {
+        presence = null;
+        return TryGet(name, out var connection) ? connection.TryGetPresence(topic, out presence) : PresenceLookup.UnknownSocket;
+    }
+
     Task<bool> ISocketDirectory.ReconnectAsync(string name)
         => _connections.TryGetValue(name, out var connection) ? connection.ReconnectAsync() : Task.FromResult(false);
 

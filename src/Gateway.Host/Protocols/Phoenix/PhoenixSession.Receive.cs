@@ -55,6 +55,19 @@ internal sealed partial class PhoenixSession
             }
 
             channel.Status?.AddMessage(_time.GetUtcNow());
+            if (!decoded.PayloadIsBinary)
+            {
+                // Kept for the API, and still delivered to the handlers as events.
+                if (decoded.Event.SequenceEqual(PhoenixEvents.PresenceStateUtf8))
+                {
+                    channel.Presence.OnState(message[decoded.Payload], channel.JoinRef);
+                }
+                else if (decoded.Event.SequenceEqual(PhoenixEvents.PresenceDiffUtf8))
+                {
+                    channel.Presence.OnDiff(message[decoded.Payload], channel.JoinRef);
+                }
+            }
+
             frame = ToFrame(message, channel, decoded);
             return ReceiveDecision.Deliver;
         }

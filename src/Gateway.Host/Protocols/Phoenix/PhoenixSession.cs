@@ -14,7 +14,7 @@ namespace Gateway.Host.Protocols.Phoenix;
 /// dropped; user sends as pushes on a topic, completed by their <c>phx_reply</c>; topics joined and left
 /// live; <c>phx_leave</c> as the goodbye.
 /// </summary>
-internal sealed partial class PhoenixSession : IProtocolSession
+internal sealed partial class PhoenixSession : IProtocolSession, IPresenceSource
 {
     private readonly IProtocolConnection _connection;
     private readonly PhoenixOptions _phoenix;
@@ -334,5 +334,18 @@ internal sealed partial class PhoenixSession : IProtocolSession
         public int RejoinAttempt { get; set; }
 
         public string? LastError { get; set; }
+
+        /// <summary>Who is present on the topic, from <c>presence_state</c> and <c>presence_diff</c> (per connection).</summary>
+        public PhoenixPresence Presence { get; } = new();
+    }
+
+    public bool TryGetPresence(string topic, out System.Text.Json.Nodes.JsonObject? presence)
+    {
+        lock (_lock)
+        {
+            var channel = Array.Find(_channels, c => c.Topic == topic);
+            presence = channel?.Presence.Snapshot(channel.JoinRef);
+            return channel is not null;
+        }
     }
 }

@@ -227,4 +227,68 @@ public sealed class PhoenixTests
         Assert.Equal([0, 1, 2, 255], frames[2].Payload);
         Assert.Contains("ann", frames[1].Text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Presence_StateThenDiffs_ReadableOverTheApi()
+    {
+        await using var server = new PhoenixServer { Topics = ["room:*"], PresenceOnJoin = true };
+        await server.StartAsync();
+        await server.TrackAsync("room:a", "ann", """{"device":"phone"}""");
+        await using var gateway = await GatewayTestHost.StartAsync(Phoenix(server, ["room:a"]));
+        await ReadyAsync(gateway);
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Any(f => Header(f, "event") == "presence_state"), "the state arrived");
+
+        await server.TrackAsync("room:a", "bob", "{}");
+        await server.UntrackAsync("room:a", "ann");
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count(f => Header(f, "event") == "presence_diff") == 2, "both diffs arrived");
+
+        using var response = await gateway.Http.GetAsync("/sockets/p/topics/room:a/presence", TestContext.Current.CancellationToken);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(body.GetProperty("synced").GetBoolean());
+        Assert.Equal(["bob"], body.GetProperty("presences").EnumerateObject().Select(p => p.Name));
+        Assert.NotEmpty(body.GetProperty("presences").GetProperty("bob").GetProperty("metas")[0].GetProperty("phx_ref").GetString()!);
+        using var unknown = await gateway.Http.GetAsync("/sockets/p/topics/room:zzz/presence", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
+    [Fact]
+    public async Task Push_WhileItsTopicRejoins_HeldThenSentWithTheNewJoinRef()
+    {
+        var refuse = 0;
+        await using var server = await StartServerAsync((_, _) => Volatile.Read(ref refuse) == 1 ? JoinDecision.Unauthorized : JoinDecision.Ok());
+        await using var gateway = await GatewayTestHost.StartAsync(Phoenix(server, ["room:a"], ("Outbound:SendTimeout", "00:00:00.100")));
+        await ReadyAsync(gateway);
+        var firstJoin = server.LastConnection!.JoinRef("room:a");
+
+        Volatile.Write(ref refuse, 1);
+        await server.CrashChannelAsync("room:a");
+        await Eventually.TrueAsync(() => gateway.Status("p").State == SocketState.Handshaking, "the topic is rejoining");
+        var held = await gateway.Sender.SendAsync("p", OutboundMessage.Text("""{"n":1}""").WithHeader("topic", "room:a").WithHeader("event", "ping"));
+        Assert.Equal(SendStatus.Queued, held.Status);
+        Assert.DoesNotContain(server.LastConnection.Received, m => m.Event == "ping");
+        Volatile.Write(ref refuse, 0);
+
+        await Eventually.TrueAsync(() => server.LastConnection.Received.Any(m => m.Event == "ping"), "sent once joined again");
+        var ping = server.LastConnection.Received.Single(m => m.Event == "ping");
+        Assert.NotEqual(firstJoin, ping.JoinRef);
+        Assert.Equal(server.LastConnection.JoinRef("room:a"), ping.JoinRef);
+        Assert.Equal(1, server.ConnectionCount);
+    }
+
+    [Fact]
+    public async Task SerializerV1_JoinBroadcastAndPush_ObjectForm()
+    {
+        await using var server = await StartServerAsync();
+        await using var gateway = await GatewayTestHost.StartAsync(Phoenix(server, ["room:a"], ("Phoenix:Serializer", "V1")));
+        await ReadyAsync(gateway);
+
+        await server.BroadcastAsync("room:a", "hello", """{"v":1}""");
+        var push = await gateway.Sender.SendAndWaitAsync("p", OutboundMessage.Text("{}").WithHeader("topic", "room:a").WithHeader("event", "ping"));
+
+        Assert.Equal(1, server.LastConnection!.SerializerVersion);
+        Assert.Equal(SendStatus.Confirmed, push.Status);
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 1, "the broadcast delivered");
+        Assert.Equal(("hello", """{"v":1}"""), (Header(gateway.Recorder.Frames.Single(), "event"), gateway.Recorder.Frames.Single().Text));
+    }
 }
