@@ -137,8 +137,12 @@ public sealed class PhoenixTests
         await using var gateway = await GatewayTestHost.StartAsync(Phoenix(server, ["room:a"], ("Phoenix:HeartbeatInterval", "00:00:00.200")));
         await ReadyAsync(gateway);
 
-        await Eventually.TrueAsync(() => server.HeartbeatsReceived >= 4, "heartbeats flow");
+        // The server closes a connection silent for 1 s (as Phoenix does after 60 s): the heartbeats keep it open.
+        server.IdleTimeout = TimeSpan.FromSeconds(1);
+        await Task.Delay(2500, TestContext.Current.CancellationToken);
+        Assert.True(server.HeartbeatsReceived >= 10, $"heartbeats flow ({server.HeartbeatsReceived})");
         Assert.Equal(1, server.ConnectionCount);
+        server.IdleTimeout = null;
 
         server.AnswerHeartbeats = false;
         await Eventually.TrueAsync(() => server.ConnectionCount == 2, "an unanswered heartbeat ends the connection");
@@ -290,5 +294,21 @@ public sealed class PhoenixTests
         Assert.Equal(SendStatus.Confirmed, push.Status);
         await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 1, "the broadcast delivered");
         Assert.Equal(("hello", """{"v":1}"""), (Header(gateway.Recorder.Frames.Single(), "event"), gateway.Recorder.Frames.Single().Text));
+    }
+
+    [Fact]
+    public async Task Malformed_ServerSendsGarbage_ConnectionClosedWith1002CountedAndRejoined()
+    {
+        await using var server = await StartServerAsync();
+        await using var gateway = await GatewayTestHost.StartAsync(Phoenix(server, ["room:a"]));
+        await ReadyAsync(gateway);
+
+        await server.SendRawAsync("""["1",null,"room:a"]""");
+
+        await Eventually.TrueAsync(() => server.ConnectionCount == 2 && server.LastConnection!.IsJoined("room:a"), "reconnected and rejoined");
+        var status = gateway.Status("p");
+        Assert.Equal("protocol_error", status.LastDisconnectReason);
+        Assert.Contains("malformed Phoenix message", status.LastDisconnect, StringComparison.Ordinal);
+        Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.ProtocolError, server.Connections.First().ClientCloseStatus);
     }
 }
