@@ -29,6 +29,27 @@ public readonly struct Frame
         Headers = headers;
     }
 
+    /// <summary>Creates a frame whose handlers may take over its settlement (<see cref="Defer"/>) through <paramref name="settler"/>.</summary>
+    public Frame(UpstreamConnection connection, long sequence, FrameKind kind, ReadOnlyMemory<byte> payload, FrameHeaders headers, DateTimeOffset receivedAt, long timestamp, IFrameSettler? settler)
+        : this(connection, sequence, kind, payload, headers, receivedAt, timestamp)
+    {
+        _settler = settler;
+    }
+
+    private readonly IFrameSettler? _settler;
+
+    /// <summary>
+    /// Takes over this frame's settlement, for a handler that hands frames to a sink with confirmations
+    /// (a broker, a stream): call it during <see cref="IFrameHandler.HandleAsync"/>, copy what you need
+    /// (the payload is valid only until the call returns), return, and settle later. The gateway moves
+    /// on to the next frame meanwhile (at most the socket's <c>MaxInFlight</c> frames await settlement)
+    /// and acknowledges the frame upstream only once it is settled.
+    /// </summary>
+    /// <returns>The settlement to call once the sink confirmed or refused the frame.</returns>
+    /// <exception cref="InvalidOperationException">The frame was not dispatched by the gateway (or a settler).</exception>
+    public FrameSettlement Defer()
+        => _settler is { } settler ? settler.Defer(this) : throw new InvalidOperationException("This frame cannot be deferred: it was not dispatched with a settler.");
+
     /// <summary>The connection the frame arrived on, with its state bag.</summary>
     public UpstreamConnection Connection { get; }
 
