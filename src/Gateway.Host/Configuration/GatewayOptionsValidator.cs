@@ -237,6 +237,13 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             errors.Add($"{path}:Queue:Capacity: must be between 1 and 1000000, was {socket.Queue.Capacity}");
         }
 
+        if (socket.Queue.MaxInFlight is < 1 or > 65_536)
+        {
+            errors.Add($"{path}:Queue:MaxInFlight: must be between 1 and 65536, was {socket.Queue.MaxInFlight}");
+        }
+
+        Positive(socket.Queue.SettleTimeout, $"{path}:Queue:SettleTimeout", errors, MaxTimeout);
+
         if (socket.Outbound.Capacity is < 1 or > 1_000_000)
         {
             errors.Add($"{path}:Outbound:Capacity: must be between 1 and 1000000, was {socket.Outbound.Capacity}");

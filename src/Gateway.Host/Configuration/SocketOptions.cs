@@ -141,6 +141,14 @@ internal sealed class QueueOptions
     public int Capacity { get; set; } = 1024;
 
     public QueueFullMode FullMode { get; set; } = QueueFullMode.Wait;
+
+    /// <summary>Frames handed to a sink (<see cref="Frame.Defer"/>) that may await settlement at once; then the queue waits.</summary>
+    /// <value>The default value is 256.</value>
+    public int MaxInFlight { get; set; } = 256;
+
+    /// <summary>A deferred frame not settled within this fails (STOMP: NACK, redelivery).</summary>
+    /// <value>The default value is 30 seconds.</value>
+    public TimeSpan SettleTimeout { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 internal enum QueueFullMode

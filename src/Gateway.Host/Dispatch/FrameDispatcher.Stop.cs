@@ -11,6 +11,7 @@ internal sealed partial class FrameDispatcher
     /// </summary>
     public async Task DrainAsync(TimeSpan timeout)
     {
+        var started = _time.GetTimestamp();
         _channel.Writer.TryComplete();
         try
         {
@@ -19,7 +20,11 @@ internal sealed partial class FrameDispatcher
         catch (TimeoutException)
         {
             // CompleteAsync stops the handlers and reports what is left.
+            return;
         }
+
+        // Frames handed to sinks: their confirmations, and so their acknowledgements, within the budget too.
+        await WaitSettledAsync(timeout - _time.GetElapsedTime(started)).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -30,10 +35,12 @@ internal sealed partial class FrameDispatcher
     /// <param name="budget">The whole budget (<c>ShutdownTimeout</c>), for the report.</param>
     public async Task CompleteAsync(TimeSpan timeout, TimeSpan? budget = null)
     {
+        var started = _time.GetTimestamp();
         _channel.Writer.TryComplete();
         try
         {
             await _consumer.WaitAsync(timeout, _time).ConfigureAwait(false);
+            await WaitSettledAsync(timeout - _time.GetElapsedTime(started)).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -41,8 +48,8 @@ internal sealed partial class FrameDispatcher
             await _consumer.ConfigureAwait(false);
         }
 
-        // Anything left (the consumer stops early when aborted) is reported, never silently lost.
-        var lost = _lostInFlight;
+        // Anything left (the consumer stops early when aborted; sinks that never confirmed) is reported, never silently lost.
+        var lost = _lostInFlight + LoseUnsettled();
         while (_channel.Reader.TryRead(out var envelope))
         {
             if (envelope.Kind == EnvelopeKind.Frame)

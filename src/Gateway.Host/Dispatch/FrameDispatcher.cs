@@ -58,6 +58,8 @@ internal sealed partial class FrameDispatcher
         _time = time;
         _logger = logger;
         _timingInterval = (long)(TimingInterval.TotalSeconds * time.TimestampFrequency);
+        _maxInFlight = queue.MaxInFlight;
+        _settleTimeout = queue.SettleTimeout;
         var options = new BoundedChannelOptions(queue.Capacity)
         {
             SingleReader = true,
@@ -225,6 +227,12 @@ internal sealed partial class FrameDispatcher
                 await EnsureAnnouncedAsync(envelope.Connection).ConfigureAwait(false);
             }
 
+            if (!_inFlight.IsEmpty && _inFlight.Count >= _maxInFlight)
+            {
+                await WaitForRoomAsync().ConfigureAwait(false);
+            }
+
+            _currentEnvelope = envelope;
             outcome = await RunHandlersAsync(envelope).ConfigureAwait(false);
         }
         finally
@@ -234,7 +242,11 @@ internal sealed partial class FrameDispatcher
                 _lostInFlight++;
             }
 
-            Finish(envelope, outcome, "shutdown");
+            // A handler that deferred the frame settles it later; the others end here.
+            if (!HandOver(envelope, outcome))
+            {
+                Finish(envelope, outcome, "shutdown");
+            }
         }
     }
 
@@ -244,7 +256,7 @@ internal sealed partial class FrameDispatcher
     {
         var outcome = FrameOutcome.Handled;
         var pipeline = _pipeline;
-        var frame = envelope.ToFrame();
+        var frame = envelope.ToFrame(this);
         var handlers = pipeline.Handlers;
         var token = _abort.Token;
 
@@ -260,6 +272,7 @@ internal sealed partial class FrameDispatcher
         for (var i = 0; i < handlers.Length; i++)
         {
             var start = timed ? _time.GetTimestamp() : 0;
+            _currentHandler = i;
             try
             {
                 var pending = handlers[i].HandleAsync(frame, token);

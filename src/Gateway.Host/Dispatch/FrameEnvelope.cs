@@ -69,6 +69,6 @@ internal readonly struct FrameEnvelope
     public static FrameEnvelope ForDisconnected(UpstreamConnection connection, DisconnectReason reason)
         => new(EnvelopeKind.Disconnected, connection, null, 0, 0, default, 0, default, 0, reason, null, 0);
 
-    public Frame ToFrame()
-        => new(Connection, Sequence, FrameKind, Buffer.AsMemory(Offset, Length), new FrameHeaders(Buffer.AsMemory(HeadersOffset, HeadersLength)), ReceivedAt, Timestamp);
+    public Frame ToFrame(IFrameSettler? settler = null)
+        => new(Connection, Sequence, FrameKind, Buffer.AsMemory(Offset, Length), new FrameHeaders(Buffer.AsMemory(HeadersOffset, HeadersLength)), ReceivedAt, Timestamp, settler);
 }

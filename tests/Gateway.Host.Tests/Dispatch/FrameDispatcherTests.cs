@@ -13,7 +13,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace Gateway.Host.Tests.Dispatch;
 
-public sealed class FrameDispatcherTests : IDisposable
+public sealed partial class FrameDispatcherTests : IDisposable
 {
     private const string Socket = "s";
     private static readonly TimeSpan s_waitLimit = TimeSpan.FromSeconds(10);
@@ -36,6 +36,7 @@ public sealed class FrameDispatcherTests : IDisposable
             .AddMetrics()
             .AddFrameHandler<RecordingHandler>("record")
             .AddFrameHandler<ThrowingHandler>("throw")
+            .AddFrameHandler<DeferringHandler>("defer")
             .AddFrameHandler<GateHandler>("gate")
             .BuildServiceProvider();
         _dropped = new MetricCollector<long>(_services.GetRequiredService<IMeterFactory>(), GatewayMetrics.MeterName, "gateway.frames.dropped");
@@ -52,10 +53,13 @@ public sealed class FrameDispatcherTests : IDisposable
     }
 
     private FrameDispatcher Dispatcher(QueueFullMode mode = QueueFullMode.Wait, int capacity = 16, params string[] handlers)
+        => Dispatcher(new QueueOptions { Capacity = capacity, FullMode = mode }, handlers);
+
+    private FrameDispatcher Dispatcher(QueueOptions queue, params string[] handlers)
     {
         var metrics = new GatewayMetrics(_services.GetRequiredService<IMeterFactory>(), new SocketHealthTracker());
         var pipeline = new HandlerPipeline(_services, handlers.Length == 0 ? ["record"] : handlers);
-        var dispatcher = new FrameDispatcher(Socket, new QueueOptions { Capacity = capacity, FullMode = mode }, pipeline, _pool, metrics, _status, _time, _logger);
+        var dispatcher = new FrameDispatcher(Socket, queue, pipeline, _pool, metrics, _status, _time, _logger);
         dispatcher.Start();
         return dispatcher;
     }

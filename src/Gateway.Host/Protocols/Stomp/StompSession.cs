@@ -478,17 +478,27 @@ internal sealed partial class StompSession : IProtocolSession, IDisposable
         await _goodbye.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// A frame's outcome: ACK or NACK (cumulative in <c>client</c> mode). Called from the dispatcher, or
+    /// from any thread once a sink settled a deferred frame: posted in the order computed, so a
+    /// cumulative ACK never goes out before an older one.
+    /// </summary>
     public void Complete(long token, FrameOutcome outcome)
     {
-        foreach (var (command, id) in _acks.Complete(token, outcome))
+        lock (_acking)
         {
-            var writer = new ArrayBufferWriter<byte>(64);
-            var frame = new StompFrameWriter(writer, command);
-            frame.Header("id", id);
-            frame.End();
-            _connection.PostControl(writer.WrittenMemory.ToArray(), FrameKind.Text);
+            foreach (var (command, id) in _acks.Complete(token, outcome))
+            {
+                var writer = new ArrayBufferWriter<byte>(64);
+                var frame = new StompFrameWriter(writer, command);
+                frame.Header("id", id);
+                frame.End();
+                _connection.PostControl(writer.WrittenMemory.ToArray(), FrameKind.Text);
+            }
         }
     }
+
+    private readonly Lock _acking = new();
 
     /// <summary>One immutable set of subscriptions with their ids, an index by id, and when each last showed life (subscribed, or a message: for StaleAfter).</summary>
     private sealed class Subscriptions

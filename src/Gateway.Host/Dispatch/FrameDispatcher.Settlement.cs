@@ -1,0 +1,294 @@
+using System.Collections.Concurrent;
+using Gateway.Host.Protocols;
+
+namespace Gateway.Host.Dispatch;
+
+/// <summary>
+/// Deferred settlement: a handler that calls <see cref="Frame.Defer"/> takes the frame's outcome over.
+/// Its buffer goes back to the pool when the handlers returned; the frame is counted and its session
+/// told (STOMP ACK/NACK) once every deferral settled. Meanwhile the queue moves on, up to
+/// <c>Queue:MaxInFlight</c> frames awaiting settlement; one not settled within <c>Queue:SettleTimeout</c> fails.
+/// </summary>
+internal sealed partial class FrameDispatcher : IFrameSettler
+{
+    // Frames whose handlers returned and whose deferrals are not all settled yet.
+    private readonly ConcurrentDictionary<InFlightFrame, byte> _inFlight = new();
+    private readonly int _maxInFlight;
+    private readonly TimeSpan _settleTimeout;
+
+    // The frame whose handlers are running, once one deferred it (consumer loop only), and which handler runs.
+    private InFlightFrame? _current;
+    private int _currentHandler;
+    private FrameEnvelope _currentEnvelope;
+    private TaskCompletionSource? _settled;
+    private ITimer? _settleTimer;
+    private long _settleLost;
+
+    /// <summary>Frames awaiting settlement.</summary>
+    public int InFlight => _inFlight.Count;
+
+    FrameSettlement IFrameSettler.Defer(in Frame frame)
+    {
+        if (_currentEnvelope.Kind != EnvelopeKind.Frame || frame.Sequence != _currentEnvelope.Sequence)
+        {
+            throw new InvalidOperationException("Frame.Defer() is called while the frame's HandleAsync runs, not after it returned.");
+        }
+
+        if (_current is null)
+        {
+            _current = new InFlightFrame(this, _currentEnvelope.Completion, _currentEnvelope.CompletionToken, _currentEnvelope.Sequence, _time.GetTimestamp(), _pipeline);
+            if (_settleTimer is null)
+            {
+                var period = TimeSpan.FromTicks(Math.Clamp(_settleTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerSecond));
+                _settleTimer = _time.CreateTimer(static state => ((FrameDispatcher)state!).FailOverdue(), this, period, period);
+            }
+        }
+
+        return _current.Add(_currentHandler);
+    }
+
+    /// <summary>Waits while <c>MaxInFlight</c> frames await settlement (the queue fills meanwhile: backpressure).</summary>
+    private async ValueTask WaitForRoomAsync()
+    {
+        while (_inFlight.Count >= _maxInFlight && !_abort.IsCancellationRequested)
+        {
+            var settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _settled, settled);
+            if (_inFlight.Count < _maxInFlight)
+            {
+                break;
+            }
+
+            await settled.Task.WaitAsync(_abort.Token).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The handlers returned: a deferred frame leaves its buffer and awaits its settlements; true if it was deferred.</summary>
+    private bool HandOver(in FrameEnvelope envelope, FrameOutcome handlersOutcome)
+    {
+        _currentEnvelope = default;
+        if (_current is not { } frame)
+        {
+            return false;
+        }
+
+        _current = null;
+        if (envelope.Buffer is { } buffer)
+        {
+            _pool.Return(buffer); // the handlers were told: the payload is theirs only until HandleAsync returns
+        }
+
+        _inFlight[frame] = 0;
+        frame.HandlersReturned(handlersOutcome);
+        return true;
+    }
+
+    /// <summary>Every deferral settled: the frame's one exit (counted, the session told), like <see cref="Finish"/> without the buffer.</summary>
+    private void Settled(InFlightFrame frame, FrameOutcome outcome)
+    {
+        if (!_inFlight.TryRemove(frame, out _))
+        {
+            return; // reported lost at the stop
+        }
+
+        if (outcome is FrameOutcome.Handled or FrameOutcome.HandlerFailed)
+        {
+            _status.AddHandled();
+            if (outcome == FrameOutcome.Handled)
+            {
+                _status.RecordHandlersSucceeded();
+            }
+        }
+        else
+        {
+            _status.AddDropped();
+            _metrics.FrameDropped(_socketName, "shutdown");
+        }
+
+        frame.Completion?.Complete(frame.CompletionToken, outcome);
+        Volatile.Read(ref _settled)?.TrySetResult();
+    }
+
+    private void DeferralFailed(InFlightFrame frame, int handler, Exception exception)
+    {
+        var pipeline = frame.Pipeline;
+        if (handler < pipeline.Names.Length)
+        {
+            _status.RecordHandlerFailing(pipeline.Names[handler], _time.GetUtcNow());
+            HandlerFailed(pipeline, handler, exception, frame.Sequence);
+        }
+    }
+
+    /// <summary>From the settle timer: deferrals older than <c>SettleTimeout</c> fail.</summary>
+    private void FailOverdue()
+    {
+        var now = _time.GetTimestamp();
+        foreach (var frame in _inFlight.Keys)
+        {
+            if (_time.GetElapsedTime(frame.StartedAt, now) >= _settleTimeout)
+            {
+                frame.FailPending(new TimeoutException($"not settled within Queue:SettleTimeout ({_settleTimeout.TotalSeconds:0.###} s)"));
+            }
+        }
+    }
+
+    /// <summary>At the stop, with the socket still open: waits up to <paramref name="timeout"/> for the settlements, so their acknowledgements go out.</summary>
+    private async Task WaitSettledAsync(TimeSpan timeout)
+    {
+        var deadline = _time.GetTimestamp();
+        while (!_inFlight.IsEmpty && _time.GetElapsedTime(deadline) < timeout)
+        {
+            var settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _settled, settled);
+            if (_inFlight.IsEmpty)
+            {
+                break;
+            }
+
+            try
+            {
+                await settled.Task.WaitAsync(timeout - _time.GetElapsedTime(deadline), _time).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TimeoutException or ArgumentOutOfRangeException)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>The end: frames still awaiting settlement are Lost (counted; the caller reports them).</summary>
+    private long LoseUnsettled()
+    {
+        long lost = 0;
+        foreach (var frame in _inFlight.Keys)
+        {
+            if (_inFlight.TryRemove(frame, out _))
+            {
+                lost++;
+                _status.AddDropped();
+                _metrics.FrameDropped(_socketName, "shutdown");
+                frame.Completion?.Complete(frame.CompletionToken, FrameOutcome.Lost);
+            }
+        }
+
+        _settleTimer?.Dispose();
+        _settleLost += lost;
+        return lost;
+    }
+
+    /// <summary>One deferred frame: its deferrals, and whether the handlers have returned.</summary>
+    private sealed class InFlightFrame(FrameDispatcher owner, IFrameCompletion? completion, long completionToken, long sequence, long startedAt, HandlerPipeline pipeline)
+    {
+        private readonly Lock _lock = new();
+        private readonly List<Deferral> _deferrals = [];
+        private int _pending = 1; // the handlers themselves, until they return
+        private FrameOutcome _outcome = FrameOutcome.Handled;
+
+        public IFrameCompletion? Completion { get; } = completion;
+
+        public long CompletionToken { get; } = completionToken;
+
+        public long Sequence { get; } = sequence;
+
+        public long StartedAt { get; } = startedAt;
+
+        public HandlerPipeline Pipeline { get; } = pipeline;
+
+        public Deferral Add(int handler)
+        {
+            var deferral = new Deferral(this, handler);
+            lock (_lock)
+            {
+                _deferrals.Add(deferral);
+                _pending++;
+            }
+
+            return deferral;
+        }
+
+        public void HandlersReturned(FrameOutcome outcome)
+        {
+            lock (_lock)
+            {
+                if (outcome != FrameOutcome.Handled)
+                {
+                    _outcome = outcome;
+                }
+            }
+
+            Release();
+        }
+
+        public void Settle(Deferral deferral, Exception? failure)
+        {
+            if (failure is not null)
+            {
+                lock (_lock)
+                {
+                    if (_outcome == FrameOutcome.Handled)
+                    {
+                        _outcome = FrameOutcome.HandlerFailed;
+                    }
+                }
+
+                owner.DeferralFailed(this, deferral.Handler, failure);
+            }
+
+            Release();
+        }
+
+        public void FailPending(Exception exception)
+        {
+            Deferral[] deferrals;
+            lock (_lock)
+            {
+                deferrals = [.. _deferrals];
+            }
+
+            foreach (var deferral in deferrals)
+            {
+                deferral.Fail(exception);
+            }
+        }
+
+        private void Release()
+        {
+            FrameOutcome outcome;
+            lock (_lock)
+            {
+                if (--_pending != 0)
+                {
+                    return;
+                }
+
+                outcome = _outcome;
+            }
+
+            owner.Settled(this, outcome);
+        }
+    }
+
+    /// <summary>One handler's hold on a frame; the first call settles it.</summary>
+    private sealed class Deferral(InFlightFrame frame, int handler) : FrameSettlement
+    {
+        private int _settled;
+
+        public int Handler { get; } = handler;
+
+        public override void Succeed()
+        {
+            if (Interlocked.Exchange(ref _settled, 1) == 0)
+            {
+                frame.Settle(this, null);
+            }
+        }
+
+        public override void Fail(Exception? exception = null)
+        {
+            if (Interlocked.Exchange(ref _settled, 1) == 0)
+            {
+                frame.Settle(this, exception ?? new InvalidOperationException("the sink refused the frame"));
+            }
+        }
+    }
+}
