@@ -32,6 +32,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<IOptionsChangeTokenSource<GatewayOptions>>(
             new ConfigurationChangeTokenSource<GatewayOptions>(Options.Options.DefaultName, configuration.GetSection(GatewayOptions.SectionName)));
         services.AddOptions<FileHandlerOptions>().Bind(configuration.GetSection(FileHandlerOptions.SectionName));
+        services.AddOptionsWithValidateOnStart<RedisStreamSinkOptions, RedisStreamSinkOptionsValidator>().Bind(configuration.GetSection(RedisStreamSinkOptions.SectionName));
         services.AddSingleton<GatewayOptionsValidator>();
 
         services.AddSingleton<WebSocketConnector>();
@@ -52,6 +53,8 @@ internal static class GatewayServiceCollectionExtensions
 
         services.AddFrameHandler<LoggingFrameHandler>(LoggingFrameHandler.Name);
         services.AddFrameHandler<FileFrameHandler>(FileFrameHandler.Name);
+        services.AddFrameHandler<RedisStreamSink>(RedisStreamSink.HandlerName);
+        services.AddSingleton<ISinkHealth>(static sp => sp.GetRequiredService<RedisStreamSink>());
         services.AddOutboundEncoder<JsonOutboundEncoder>(JsonOutboundEncoder.Name);
 
         services.AddHealthChecks().AddCheck<SocketHealthCheck>(SocketHealthCheck.Name, tags: ["ready"]);
