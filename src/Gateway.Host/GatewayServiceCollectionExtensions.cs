@@ -32,6 +32,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<IOptionsChangeTokenSource<GatewayOptions>>(
             new ConfigurationChangeTokenSource<GatewayOptions>(Options.Options.DefaultName, configuration.GetSection(GatewayOptions.SectionName)));
         services.AddOptions<FileHandlerOptions>().Bind(configuration.GetSection(FileHandlerOptions.SectionName));
+        services.AddOptions<RabbitMqSinkOptions>().Bind(configuration.GetSection(RabbitMqSinkOptions.SectionName));
         services.AddSingleton<GatewayOptionsValidator>();
 
         services.AddSingleton<WebSocketConnector>();
@@ -52,6 +53,8 @@ internal static class GatewayServiceCollectionExtensions
 
         services.AddFrameHandler<LoggingFrameHandler>(LoggingFrameHandler.Name);
         services.AddFrameHandler<FileFrameHandler>(FileFrameHandler.Name);
+        services.AddFrameHandler<RabbitMqSink>(RabbitMqSink.Name);
+        services.AddSingleton<ISinkHealth>(sp => sp.GetRequiredService<RabbitMqSink>());
         services.AddOutboundEncoder<JsonOutboundEncoder>(JsonOutboundEncoder.Name);
 
         services.AddHealthChecks().AddCheck<SocketHealthCheck>(SocketHealthCheck.Name, tags: ["ready"]);
