@@ -33,6 +33,7 @@ internal static class GatewayServiceCollectionExtensions
             new ConfigurationChangeTokenSource<GatewayOptions>(Options.Options.DefaultName, configuration.GetSection(GatewayOptions.SectionName)));
         services.AddOptions<FileHandlerOptions>().Bind(configuration.GetSection(FileHandlerOptions.SectionName));
         services.AddOptionsWithValidateOnStart<RedisStreamSinkOptions, RedisStreamSinkOptionsValidator>().Bind(configuration.GetSection(RedisStreamSinkOptions.SectionName));
+        services.AddOptions<RabbitMqSinkOptions>().Bind(configuration.GetSection(RabbitMqSinkOptions.SectionName));
         services.AddSingleton<GatewayOptionsValidator>();
 
         services.AddSingleton<WebSocketConnector>();
@@ -55,6 +56,8 @@ internal static class GatewayServiceCollectionExtensions
         services.AddFrameHandler<FileFrameHandler>(FileFrameHandler.Name);
         services.AddFrameHandler<RedisStreamSink>(RedisStreamSink.HandlerName);
         services.AddSingleton<ISinkHealth>(static sp => sp.GetRequiredService<RedisStreamSink>());
+        services.AddFrameHandler<RabbitMqSink>(RabbitMqSink.Name);
+        services.AddSingleton<ISinkHealth>(sp => sp.GetRequiredService<RabbitMqSink>());
         services.AddOutboundEncoder<JsonOutboundEncoder>(JsonOutboundEncoder.Name);
 
         services.AddHealthChecks().AddCheck<SocketHealthCheck>(SocketHealthCheck.Name, tags: ["ready"]);
