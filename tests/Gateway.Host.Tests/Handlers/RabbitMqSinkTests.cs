@@ -133,7 +133,7 @@ public sealed class RabbitMqSinkTests
         Assert.Equal((TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10)), (options.MaxRetryDelay, options.ConfirmTimeout));
         var sink = provider.GetRequiredService<RabbitMqSink>();
         Assert.Same(sink, provider.GetRequiredKeyedService<IFrameHandler>(RabbitMqSink.Name));
-        Assert.Same(sink, Assert.Single(provider.GetServices<ISinkHealth>()));
+        Assert.Same(sink, Assert.Single(provider.GetServices<ISinkHealth>(), s => s.Name == RabbitMqSink.Name));
         Assert.Equal((RabbitMqSink.Name, false, SinkState.Idle), (((ISinkHealth)sink).Name, sink.Required, sink.State));
     }
 

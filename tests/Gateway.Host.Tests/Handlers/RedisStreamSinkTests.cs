@@ -173,6 +173,6 @@ public sealed class RedisStreamSinkTests
         var options = provider.GetRequiredService<IOptions<RedisStreamSinkOptions>>().Value;
         Assert.Equal(("feed:{destination}", RedisStreamFailurePolicy.Fail, 0L, TimeSpan.FromSeconds(2)), (options.Key, options.OnFailure, options.MaxLength, options.MaxRetryDelay));
         var handler = provider.GetRequiredKeyedService<IFrameHandler>("redis-stream");
-        Assert.Same(handler, Assert.Single(provider.GetServices<ISinkHealth>()));
+        Assert.Same(handler, Assert.Single(provider.GetServices<ISinkHealth>(), s => s.Name == "redis-stream"));
     }
 }
