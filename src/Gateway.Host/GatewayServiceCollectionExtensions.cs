@@ -60,7 +60,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<ISinkHealth>(sp => sp.GetRequiredService<RabbitMqSink>());
         services.AddOutboundEncoder<JsonOutboundEncoder>(JsonOutboundEncoder.Name);
 
-        services.AddHealthChecks().AddCheck<SocketHealthCheck>(SocketHealthCheck.Name, tags: ["ready"]);
+        services.AddHealthChecks().AddCheck<SocketHealthCheck>(SocketHealthCheck.Name, tags: ["ready"]).AddCheck<SinkHealthCheck>(SinkHealthCheck.Name, tags: ["ready"]);
 
         // Give the supervisor its whole drain budget before the host gives up on it.
         services.AddOptions<HostOptions>().Configure<IOptionsMonitor<GatewayOptions>>((host, gateway) =>

@@ -11,11 +11,15 @@ internal static class HealthResponseWriter
     public static Task WriteAsync(HttpContext context, HealthReport report)
     {
         var tracker = context.RequestServices.GetRequiredService<SocketHealthTracker>();
+        var sinks = SinkHealthCheck.Snapshot(
+            context.RequestServices.GetServices<ISinkHealth>(),
+            context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<Configuration.GatewayOptions>>().CurrentValue);
         var body = new
         {
             status = report.Status.ToString(),
-            description = report.Entries.Values.Select(e => e.Description).FirstOrDefault(d => d is not null),
+            description = string.Join("; ", report.Entries.Values.Where(e => e.Status != HealthStatus.Healthy || report.Status == HealthStatus.Healthy).Select(e => e.Description).Where(d => !string.IsNullOrEmpty(d))),
             sockets = tracker.Snapshot(),
+            sinks = sinks.Where(s => s.InUse || s.State != SinkState.Idle).ToList(),
         };
         context.Response.ContentType = "application/json; charset=utf-8";
         return context.Response.WriteAsync(JsonSerializer.Serialize(body, SocketApiEndpoints.JsonOptions), context.RequestAborted);
