@@ -197,6 +197,18 @@ public sealed partial class RabbitMqBroker : IAsyncDisposable
         }
     }
 
+    /// <summary>Takes every ready message off <paramref name="queue"/> (acknowledged), in queue order, as text.</summary>
+    public async Task<List<string>> DrainAsync(string queue, CancellationToken cancellationToken = default)
+    {
+        var bodies = new List<string>();
+        while (await _channel.BasicGetAsync(queue, autoAck: true, cancellationToken) is { } message)
+        {
+            bodies.Add(Encoding.UTF8.GetString(message.Body.Span));
+        }
+
+        return bodies;
+    }
+
     /// <summary>Removes every ready message; returns how many.</summary>
     public async Task<uint> PurgeAsync(string queue, CancellationToken cancellationToken = default) =>
         await _channel.QueuePurgeAsync(queue, cancellationToken);
