@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -45,6 +47,26 @@ public sealed class ManifestTests
 
         Assert.NotNull(Find(services, "gateway"));
         Assert.NotNull(Find(services, "rabbitmq"));
+    }
+
+    [Fact]
+    public void Compose_GatewayEnvironment_BindsAndValidatesWithTheBridgeSocketsAndSinks()
+    {
+        var environment = Mapping(ComposeFile(), "services", "gateway", "environment");
+        var settings = environment.Children.ToDictionary(e => ((YamlScalarNode)e.Key).Value!.Replace("__", ":", StringComparison.Ordinal), e => ((YamlScalarNode)e.Value).Value);
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(s_root, "appsettings.json"))
+            .AddInMemoryCollection(settings)
+            .Build();
+        using var provider = new Microsoft.Extensions.DependencyInjection.ServiceCollection().AddLogging().AddGateway(configuration).BuildServiceProvider();
+
+        var options = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Microsoft.Extensions.Options.IOptions<Gateway.Host.Configuration.GatewayOptions>>(provider).Value;
+        var validator = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Gateway.Host.Configuration.GatewayOptionsValidator>(provider);
+
+        Assert.Empty(options.BindErrors);
+        Assert.Empty(validator.GetErrors(options));
+        Assert.Equal(["rabbitmq", "redis-stream"], options.Sockets["bridge"].Handlers);
+        Assert.Equal(Gateway.Host.Configuration.SocketProtocol.Stomp, options.Sockets["outbox"].Protocol);
     }
 
     [Fact]
