@@ -37,6 +37,12 @@ catch (GatewayConfigurationException ex)
     await Console.Error.WriteLineAsync(ex.Message);
     return 1;
 }
+catch (Microsoft.Extensions.Options.OptionsValidationException ex)
+{
+    // A handler's section (e.g. Gateway:Handlers:redis-stream) checked at start: the keys, no stack trace.
+    await Console.Error.WriteLineAsync($"Invalid Gateway configuration:{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", ex.Failures)}");
+    return 1;
+}
 catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
 {
     await Console.Error.WriteLineAsync($"Cannot listen: {ex.Message} Another process uses that port; choose another with ASPNETCORE_URLS or --urls.");

@@ -6,7 +6,7 @@ public sealed class ConfigurationFaultTests
     private static readonly TimeSpan s_exitTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Case name -> (environment, appsettings.json or null, fragments the output must contain: each names a key and its problem).</summary>
-    public static TheoryData<string> Cases => ["wrong-types", "durations", "enums", "urls", "socket-names", "json-shapes", "value-for-section-only"];
+    public static TheoryData<string> Cases => ["wrong-types", "durations", "enums", "urls", "socket-names", "json-shapes", "value-for-section-only", "sink-section"];
 
     private static (Dictionary<string, string> Environment, string? File, string[] Expected) Case(string name) => name switch
     {
@@ -74,6 +74,11 @@ public sealed class ConfigurationFaultTests
             ["Gateway__Sockets__feed__Url"] = "ws://127.0.0.1:1/",
             ["Gateway__Sockets__feed__Reconnect"] = "5", // the only problem: it used to be ignored and the process started
         }, null, ["Gateway:Sockets:feed:Reconnect: a single value where a section of keys is expected"]),
+        "sink-section" => (new()
+        {
+            ["Gateway__Handlers__redis-stream__Key"] = "frames:{nope}",
+            ["Gateway__Handlers__redis-stream__Configuration"] = "127.0.0.1:1,password=hunter2",
+        }, null, ["Gateway:Handlers:redis-stream:Key"]),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 
@@ -92,5 +97,6 @@ public sealed class ConfigurationFaultTests
         Assert.All(expected, key => Assert.Contains(key, output, StringComparison.Ordinal));
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", output, StringComparison.Ordinal);
     }
 }
