@@ -20,6 +20,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
     private InFlightFrame? _current;
     private int _currentHandler;
     private FrameEnvelope _currentEnvelope;
+    private System.Diagnostics.Activity? _currentSpan;
     private TaskCompletionSource? _settled;
     private ITimer? _settleTimer;
     private long _settleLost;
@@ -73,6 +74,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
         }
 
         _current = null;
+        frame.Span = _currentSpan; // ends with the settlement
         if (envelope.Buffer is { } buffer)
         {
             _pool.Return(buffer); // the handlers were told: the payload is theirs only until HandleAsync returns
@@ -106,6 +108,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
         }
 
         frame.Completion?.Complete(frame.CompletionToken, outcome);
+        Metrics.GatewayTelemetry.EndFrame(frame.Span, outcome);
         Volatile.Read(ref _settled)?.TrySetResult();
     }
 
@@ -168,6 +171,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
                 _status.AddDropped();
                 _metrics.FrameDropped(_socketName, "shutdown");
                 frame.Completion?.Complete(frame.CompletionToken, FrameOutcome.Lost);
+                Metrics.GatewayTelemetry.EndFrame(frame.Span, FrameOutcome.Lost);
             }
         }
 
@@ -193,6 +197,9 @@ internal sealed partial class FrameDispatcher : IFrameSettler
         public long StartedAt { get; } = startedAt;
 
         public HandlerPipeline Pipeline { get; } = pipeline;
+
+        /// <summary>The frame's span, when tracing is on; it ends at the settlement.</summary>
+        public System.Diagnostics.Activity? Span { get; set; }
 
         public Deferral Add(int handler)
         {

@@ -245,7 +245,15 @@ internal sealed partial class FrameDispatcher
             // A handler that deferred the frame settles it later; the others end here.
             if (!HandOver(envelope, outcome))
             {
+                GatewayTelemetry.EndFrame(_currentSpan, outcome);
                 Finish(envelope, outcome, "shutdown");
+            }
+
+            if (_currentSpan is not null)
+            {
+                // A deferred frame's span stays open: the next frame's must not become its child.
+                System.Diagnostics.Activity.Current = null;
+                _currentSpan = null;
             }
         }
     }
@@ -257,6 +265,7 @@ internal sealed partial class FrameDispatcher
         var outcome = FrameOutcome.Handled;
         var pipeline = _pipeline;
         var frame = envelope.ToFrame(this);
+        _currentSpan = GatewayTelemetry.StartFrame(_socketName, frame);
         var handlers = pipeline.Handlers;
         var token = _abort.Token;
 

@@ -28,9 +28,21 @@ internal sealed class GatewayMetrics
     private readonly Histogram<double> _handlerDuration;
     private readonly Histogram<double> _frameLag;
 
-    public GatewayMetrics(IMeterFactory meterFactory, SocketHealthTracker tracker)
+    public const string SinkTag = "gateway.sink";
+
+    public GatewayMetrics(IMeterFactory meterFactory, SocketHealthTracker tracker, IEnumerable<ISinkHealth>? sinks = null)
     {
         var meter = meterFactory.Create(MeterName);
+
+        // Sinks (rabbitmq, redis-stream): up or not, frames awaiting confirmation, confirmed and failed.
+        var sinkList = sinks?.ToArray() ?? [];
+        if (sinkList.Length > 0)
+        {
+            meter.CreateObservableGauge("gateway.sink.up", () => sinkList.Select(s => new Measurement<int>(s.State == SinkState.Down ? 0 : 1, new KeyValuePair<string, object?>(SinkTag, s.Name))), "{sink}", "1 while the sink is connected or not yet needed, 0 while it is down.");
+            meter.CreateObservableGauge("gateway.sink.in_flight", () => sinkList.Select(s => new Measurement<long>(s.InFlight, new KeyValuePair<string, object?>(SinkTag, s.Name))), "{frame}", "Frames handed to the sink and not yet confirmed or refused.");
+            meter.CreateObservableCounter("gateway.sink.confirmed", () => sinkList.Select(s => new Measurement<long>(s.Confirmed, new KeyValuePair<string, object?>(SinkTag, s.Name))), "{frame}", "Frames the sink confirmed.");
+            meter.CreateObservableCounter("gateway.sink.failed", () => sinkList.Select(s => new Measurement<long>(s.Failed, new KeyValuePair<string, object?>(SinkTag, s.Name))), "{frame}", "Frames the sink refused or gave up on.");
+        }
 
         // Per-frame counts are kept by each socket's status (for health anyway) and observed at
         // collection time: the receive path pays no metric call per frame.

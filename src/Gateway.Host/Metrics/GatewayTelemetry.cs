@@ -16,6 +16,46 @@ internal static class GatewayTelemetry
 
     public static readonly ActivitySource ActivitySource = new(ActivitySourceName, typeof(GatewayTelemetry).Assembly.GetName().Version?.ToString());
 
+    public const string FrameActivityName = "gateway.frame";
+
+    /// <summary>
+    /// Starts the span of one frame's handling (handlers, and a sink's confirmation when one took the
+    /// frame over), the child of the W3C <c>traceparent</c> the frame carried (a STOMP header), else a
+    /// trace of its own; <see langword="null"/> when tracing is off.
+    /// </summary>
+    public static Activity? StartFrame(string socket, in Frame frame)
+    {
+        if (!ActivitySource.HasListeners())
+        {
+            return null;
+        }
+
+        var parent = frame.Headers.TryGetValue("traceparent", out var traceparent)
+            && ActivityContext.TryParse(traceparent, frame.Headers["tracestate"], isRemote: true, out var context) ? context : default;
+        var activity = ActivitySource.StartActivity(FrameActivityName, ActivityKind.Consumer, parent);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(GatewayMetrics.SocketTag, socket);
+            activity.SetTag("gateway.connection", frame.ConnectionNumber);
+            activity.SetTag("gateway.seq", frame.Sequence);
+        }
+
+        return activity;
+    }
+
+    /// <summary>The frame ended: handled, failed in a handler or its sink, dropped or lost.</summary>
+    public static void EndFrame(Activity? activity, Protocols.FrameOutcome outcome)
+    {
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetTag(OutcomeTag, outcome.ToString());
+        activity.SetStatus(outcome == Protocols.FrameOutcome.Handled ? ActivityStatusCode.Ok : ActivityStatusCode.Error);
+        activity.Dispose();
+    }
+
     /// <summary>Starts the span of one connection attempt, as a trace of its own; <see langword="null"/> when nobody listens.</summary>
     public static Activity? StartConnectAttempt(string socket, string protocol, Uri displayUrl, int attempt)
     {
