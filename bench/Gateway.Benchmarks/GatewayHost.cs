@@ -26,6 +26,8 @@ internal sealed class GatewayHost : IAsyncDisposable
 
     public FrameCounter Counter { get; }
 
+    public IServiceProvider Services => _host.Services;
+
     public LogTally Logs { get; }
 
     /// <summary>Configuration with sockets <c>{prefix}{i}</c>, i in [0, count), all to <paramref name="url"/> with the noop handler.</summary>

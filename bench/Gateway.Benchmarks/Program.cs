@@ -35,6 +35,11 @@ internal static class Program
             return await IdleMemoryBenchmark.ClientAsync(args).ConfigureAwait(false);
         }
 
+        if (args.Length > 0 && args[0] == "sinks")
+        {
+            return await SinkBenchmark.RunAsync(args).ConfigureAwait(false);
+        }
+
         if (args.Length > 0 && args[0] == "stomp")
         {
             return await StompBenchmark.RunAsync(args).ConfigureAwait(false);

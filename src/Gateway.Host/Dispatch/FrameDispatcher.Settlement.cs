@@ -95,7 +95,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
 
         if (outcome is FrameOutcome.Handled or FrameOutcome.HandlerFailed)
         {
-            _status.AddHandled();
+            _status.AddSettled(); // any thread: AddHandled is the consumer's alone
             if (outcome == FrameOutcome.Handled)
             {
                 _status.RecordHandlersSucceeded();

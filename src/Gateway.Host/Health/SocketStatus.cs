@@ -25,6 +25,9 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     private long _framesSent;
     private long _framesDropped;
     private long _framesHandled;
+
+    // Frames a sink settled, counted from the sinks' threads (Interlocked); the consumer's own count stays a plain write.
+    private long _framesSettled;
     private long _bytesReceived;
     private long _bytesSent;
     private long _handlerErrors;
@@ -58,7 +61,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 
     public long FramesDropped => Volatile.Read(ref _framesDropped);
 
-    public long FramesHandled => Volatile.Read(ref _framesHandled);
+    public long FramesHandled => Volatile.Read(ref _framesHandled) + Interlocked.Read(ref _framesSettled);
 
     public long FramesSent => Volatile.Read(ref _framesSent);
 
@@ -143,7 +146,11 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     }
 
     /// <summary>A frame went through all its handlers (failed or not). Written by the dispatcher only.</summary>
+    /// <summary>A frame went through its handlers; called by the socket's consumer loop only (one writer, no interlocked cost).</summary>
     public void AddHandled() => Volatile.Write(ref _framesHandled, _framesHandled + 1);
+
+    /// <summary>A deferred frame was settled by its sink, from any thread.</summary>
+    public void AddSettled() => Interlocked.Increment(ref _framesSettled);
 
     public void AddDropped() => Interlocked.Increment(ref _framesDropped);
 

@@ -94,6 +94,23 @@ public sealed partial class FrameDispatcherTests
     }
 
     [Fact]
+    public async Task Defer_HalfTheFramesSettledFromThePoolWhileTheOthersFinishInline_EveryFrameCountedOnce()
+    {
+        const int count = 20_000;
+        var dispatcher = Dispatcher(new QueueOptions { Capacity = 256, MaxInFlight = 256 }, "defer-even");
+
+        for (var sequence = 1; sequence <= count; sequence++)
+        {
+            await dispatcher.EnqueueAsync(Frame(sequence, withCompletion: false));
+        }
+
+        await Eventually.TrueAsync(() => _status.FramesHandled == count, $"every frame counted ({_status.FramesHandled} of {count})");
+        await dispatcher.CompleteAsync(s_waitLimit);
+        Assert.Equal((long)count, _status.FramesHandled);
+        Assert.Equal(0, dispatcher.InFlight);
+    }
+
+    [Fact]
     public void Defer_FrameNotBeingHandled_Throws()
     {
         var frame = new Frame(_connection, 1, FrameKind.Text, new byte[] { 1 }, default, DateTimeOffset.UnixEpoch, 0, Dispatcher(handlers: ["record"]));
@@ -130,5 +147,20 @@ internal sealed class DeferringHandler : IFrameHandler
                 settlement.Fail(new InvalidOperationException($"sink refused {sequence}"));
             }
         }
+    }
+}
+
+/// <summary>Defers the even frames and settles them from the thread pool at once: settlements race the consumer's own counting.</summary>
+internal sealed class EvenDeferringHandler : IFrameHandler
+{
+    public ValueTask HandleAsync(Frame frame, CancellationToken cancellationToken)
+    {
+        if (frame.Sequence % 2 == 0)
+        {
+            var settlement = frame.Defer();
+            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Succeed(), settlement, preferLocal: false);
+        }
+
+        return ValueTask.CompletedTask;
     }
 }

@@ -37,6 +37,7 @@ public sealed partial class FrameDispatcherTests : IDisposable
             .AddFrameHandler<RecordingHandler>("record")
             .AddFrameHandler<ThrowingHandler>("throw")
             .AddFrameHandler<DeferringHandler>("defer")
+            .AddFrameHandler<EvenDeferringHandler>("defer-even")
             .AddFrameHandler<GateHandler>("gate")
             .BuildServiceProvider();
         _dropped = new MetricCollector<long>(_services.GetRequiredService<IMeterFactory>(), GatewayMetrics.MeterName, "gateway.frames.dropped");
