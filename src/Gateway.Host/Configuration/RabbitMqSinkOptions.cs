@@ -27,8 +27,8 @@ internal sealed class RabbitMqSinkOptions
     public bool Persistent { get; set; } = true;
 
     /// <summary>What happens to a frame the broker refused, did not confirm, or could not be reached for.</summary>
-    /// <value>The default value is <see cref="RabbitMqFailurePolicy.Retry"/>.</value>
-    public RabbitMqFailurePolicy OnFailure { get; set; } = RabbitMqFailurePolicy.Retry;
+    /// <value>The default value is <see cref="SinkFailurePolicy.Retry"/>.</value>
+    public SinkFailurePolicy OnFailure { get; set; } = SinkFailurePolicy.Retry;
 
     /// <summary>Whether <c>/health/ready</c> fails while the sink is not connected.</summary>
     /// <value>The default value is <see langword="true"/>.</value>

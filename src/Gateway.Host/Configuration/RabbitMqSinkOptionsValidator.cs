@@ -21,14 +21,18 @@ internal static class RabbitMqSinkOptionsValidator
         var errors = new List<string>();
         ValidateUri(options.Uri, errors);
 
-        if (options.Exchange is null || Encoding.UTF8.GetByteCount(options.Exchange) > RabbitMqRoutingKeyTemplate.MaxBytes)
+        if (options.Exchange is null || Encoding.UTF8.GetByteCount(options.Exchange) > Handlers.RabbitMqSink.MaxRoutingKeyBytes)
         {
-            errors.Add($"{Prefix}Exchange: must be at most {RabbitMqRoutingKeyTemplate.MaxBytes} bytes of UTF-8 (\"\" is the default exchange)");
+            errors.Add($"{Prefix}Exchange: must be at most {Handlers.RabbitMqSink.MaxRoutingKeyBytes} bytes of UTF-8 (\"\" is the default exchange)");
         }
 
-        if (!RabbitMqRoutingKeyTemplate.TryParse(options.RoutingKey, out _, out var templateError))
+        if (!Handlers.FrameTemplate.TryParse(options.RoutingKey, out var template, out var templateError))
         {
             errors.Add($"{Prefix}RoutingKey: {templateError}");
+        }
+        else if (template.LiteralByteCount > Handlers.RabbitMqSink.MaxRoutingKeyBytes)
+        {
+            errors.Add($"{Prefix}RoutingKey: must render to at most {Handlers.RabbitMqSink.MaxRoutingKeyBytes} bytes of UTF-8 (an AMQP short string); its text alone has {template.LiteralByteCount}");
         }
 
         if (!Enum.IsDefined(options.OnFailure))

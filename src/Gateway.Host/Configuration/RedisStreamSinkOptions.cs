@@ -21,24 +21,14 @@ internal sealed class RedisStreamSinkOptions
     public long MaxLength { get; set; } = 1_000_000;
 
     /// <summary>What happens to a frame whose <c>XADD</c> failed (connection lost, timeout, server error).</summary>
-    /// <value>The default value is <see cref="RedisStreamFailurePolicy.Retry"/>.</value>
-    public RedisStreamFailurePolicy OnFailure { get; set; } = RedisStreamFailurePolicy.Retry;
+    /// <value>The default value is <see cref="SinkFailurePolicy.Retry"/>.</value>
+    public SinkFailurePolicy OnFailure { get; set; } = SinkFailurePolicy.Retry;
 
     /// <summary>Whether <c>/health/ready</c> fails while the sink is in use and Redis is not connected.</summary>
     /// <value>The default value is <see langword="true"/>.</value>
     public bool Required { get; set; } = true;
 
-    /// <summary>The longest wait between two attempts of one frame under <see cref="RedisStreamFailurePolicy.Retry"/> (100 ms, doubling up to this).</summary>
+    /// <summary>The longest wait between two attempts of one frame under <see cref="SinkFailurePolicy.Retry"/> (100 ms, doubling up to this).</summary>
     /// <value>The default value is 5 seconds.</value>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(5);
-}
-
-/// <summary><c>OnFailure</c> of the <c>redis-stream</c> sink.</summary>
-internal enum RedisStreamFailurePolicy
-{
-    /// <summary>Try again after a backoff until Redis takes the entry; the frame stays unsettled meanwhile (a retried entry may land twice).</summary>
-    Retry,
-
-    /// <summary>Fail the frame's settlement at once (STOMP: NACK).</summary>
-    Fail,
 }

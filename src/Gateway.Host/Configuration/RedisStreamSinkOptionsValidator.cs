@@ -31,7 +31,7 @@ internal sealed class RedisStreamSinkOptionsValidator : IValidateOptions<RedisSt
             }
         }
 
-        if (!RedisStreamKeyTemplate.TryParse(options.Key, out _, out var keyError))
+        if (!Handlers.FrameTemplate.TryParse(options.Key, out _, out var keyError))
         {
             errors.Add($"{Section}:Key {keyError}.");
         }

@@ -28,6 +28,9 @@ internal sealed partial class RabbitMqSink : IFrameHandler, ISinkHealth, IAsyncD
 {
     public const string Name = "rabbitmq";
 
+    /// <summary>AMQP routing keys (and exchange names) are short strings: at most 255 bytes of UTF-8.</summary>
+    public const int MaxRoutingKeyBytes = 255;
+
     private static readonly TimeSpan s_firstRetryDelay = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan s_closeTimeout = TimeSpan.FromSeconds(5);
     private static readonly CreateChannelOptions s_channelOptions = new(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true);
@@ -35,7 +38,7 @@ internal sealed partial class RabbitMqSink : IFrameHandler, ISinkHealth, IAsyncD
     private readonly RabbitMqSinkOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
-    private readonly RabbitMqRoutingKeyTemplate _routingKey;
+    private readonly FrameTemplate? _routingKey;
     private readonly string? _configurationError;
     private readonly Uri? _uri;
     private readonly Uri? _displayUri;
@@ -71,7 +74,7 @@ internal sealed partial class RabbitMqSink : IFrameHandler, ISinkHealth, IAsyncD
         }
 
         _secrets = SecretsOf(_options.Uri);
-        _ = RabbitMqRoutingKeyTemplate.TryParse(_options.RoutingKey, out _routingKey, out _); // checked by the validator
+        _ = FrameTemplate.TryParse(_options.RoutingKey, out _routingKey, out _); // checked by the validator
         if (errors.Count == 0)
         {
             _uri = new Uri(_options.Uri.Trim());
@@ -181,7 +184,7 @@ internal sealed partial class RabbitMqSink : IFrameHandler, ISinkHealth, IAsyncD
 
             var description = Redact(Describe(error));
             Volatile.Write(ref _lastError, description);
-            if (_options.OnFailure == RabbitMqFailurePolicy.Fail)
+            if (_options.OnFailure == SinkFailurePolicy.Fail)
             {
                 Settle(settlement, error);
                 return;
@@ -256,11 +259,11 @@ internal sealed partial class RabbitMqSink : IFrameHandler, ISinkHealth, IAsyncD
     /// <summary>Copies what the message needs from the frame, which is valid only until <see cref="HandleAsync"/> returns.</summary>
     private bool TryCreateMessage(in Frame frame, out OutgoingMessage message, [NotNullWhen(false)] out ArgumentException? error)
     {
-        var routingKey = _routingKey.Render(frame);
-        if (Encoding.UTF8.GetByteCount(routingKey) > RabbitMqRoutingKeyTemplate.MaxBytes)
+        var routingKey = _routingKey!.Render(frame); // valid: a configuration error fails the frame before this
+        if (Encoding.UTF8.GetByteCount(routingKey) > MaxRoutingKeyBytes)
         {
             message = default;
-            error = new ArgumentException($"The routing key of frame {frame.SocketName}/{frame.Sequence} is longer than {RabbitMqRoutingKeyTemplate.MaxBytes} bytes (RoutingKey '{_options.RoutingKey}').");
+            error = new ArgumentException($"The routing key of frame {frame.SocketName}/{frame.Sequence} is longer than {MaxRoutingKeyBytes} bytes (RoutingKey '{_options.RoutingKey}').");
             return false;
         }
 

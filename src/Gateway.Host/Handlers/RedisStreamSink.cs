@@ -28,13 +28,16 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
     internal static readonly TimeSpan FirstRetryDelay = TimeSpan.FromMilliseconds(100);
 
     private readonly RedisStreamSinkOptions _options;
-    private readonly RedisStreamKeyTemplate _key;
+    private readonly FrameTemplate _key;
     private readonly ConfigurationOptions _configuration;
     private readonly long? _maxLength;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
     private readonly LogThrottle _failureLog = new();
     private readonly CancellationTokenSource _stopping = new();
+
+    // Every frame handed over and not yet settled: each leaves once (TryFinish), whichever path ends it first.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Publication, byte> _unsettled = new(ReferenceEqualityComparer.Instance);
     private readonly Lock _connectLock = new();
     private ConnectionMultiplexer? _connection;
     private Task? _connecting;
@@ -50,7 +53,7 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
         _options = options.Value;
         _logger = logger;
         _timeProvider = timeProvider;
-        _key = RedisStreamKeyTemplate.Parse(_options.Key);
+        _key = FrameTemplate.Parse(_options.Key);
         _maxLength = _options.MaxLength > 0 ? _options.MaxLength : null;
         _configuration = ConfigurationOptions.Parse(_options.Configuration);
         // Start without Redis and reconnect by itself: a frame waits in the multiplexer's backlog
@@ -170,6 +173,7 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
     private void Publish(Publication publication)
     {
         Interlocked.Increment(ref _inFlight);
+        _unsettled[publication] = 0;
         var connection = Volatile.Read(ref _connection);
         if (connection is null)
         {
@@ -204,9 +208,12 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
             try
             {
                 await connection.GetDatabase().StreamAddAsync(key, entry, maxLength: _maxLength, useApproximateMaxLength: _maxLength is not null).ConfigureAwait(false);
-                Interlocked.Increment(ref _confirmed);
-                Interlocked.Decrement(ref _inFlight);
-                settlement.Succeed();
+                if (TryFinish(publication))
+                {
+                    Interlocked.Increment(ref _confirmed);
+                    settlement.Succeed();
+                }
+
                 return;
             }
             catch (Exception ex)
@@ -218,12 +225,15 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
 
                 var error = Redact(ex.Message);
                 _lastError = error;
-                if (_options.OnFailure == RedisStreamFailurePolicy.Fail)
+                if (_options.OnFailure == SinkFailurePolicy.Fail)
                 {
                     // The dispatcher logs and counts the failure as this handler's.
-                    Interlocked.Increment(ref _failed);
-                    Interlocked.Decrement(ref _inFlight);
-                    settlement.Fail(ex);
+                    if (TryFinish(publication))
+                    {
+                        Interlocked.Increment(ref _failed);
+                        settlement.Fail(ex);
+                    }
+
                     return;
                 }
 
@@ -237,7 +247,7 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
             {
                 await Task.Delay(delay, _timeProvider, _stopping.Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException)
+            catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
             {
                 break;
             }
@@ -248,11 +258,27 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
         Abandon(publication);
     }
 
+    /// <summary>The frame leaves the unsettled set; false if another path already settled it.</summary>
+    private bool TryFinish(Publication publication)
+    {
+        if (!_unsettled.TryRemove(publication, out _))
+        {
+            return false;
+        }
+
+        Interlocked.Decrement(ref _inFlight);
+        return true;
+    }
+
     /// <summary>Stopped while the frame waited (for the connection or a retry), or its XADD was cut off by the stop.</summary>
     private void Abandon(Publication publication)
     {
+        if (!TryFinish(publication))
+        {
+            return;
+        }
+
         Interlocked.Increment(ref _failed);
-        Interlocked.Decrement(ref _inFlight);
         publication.Settlement.Fail(new OperationCanceledException($"XADD to {publication.Key} abandoned: the redis-stream sink stopped."));
     }
 
@@ -301,7 +327,7 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
 
                 _lastError = Redact(ex.Message);
                 SetState(SinkState.Down, _lastError);
-                if (_options.OnFailure == RedisStreamFailurePolicy.Fail)
+                if (_options.OnFailure == SinkFailurePolicy.Fail)
                 {
                     FailWaiting(ex);
                 }
@@ -331,9 +357,11 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
 
         foreach (var publication in waiting ?? [])
         {
-            Interlocked.Increment(ref _failed);
-            Interlocked.Decrement(ref _inFlight);
-            publication.Settlement.Fail(ex);
+            if (TryFinish(publication))
+            {
+                Interlocked.Increment(ref _failed);
+                publication.Settlement.Fail(ex);
+            }
         }
     }
 
@@ -421,6 +449,12 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
             }
 
             await connection.DisposeAsync().ConfigureAwait(false);
+        }
+
+        // XADDs the closed multiplexer never answered (a server that never came): abandoned now, not left hanging.
+        foreach (var publication in _unsettled.Keys)
+        {
+            Abandon(publication);
         }
 
         _stopping.Dispose();

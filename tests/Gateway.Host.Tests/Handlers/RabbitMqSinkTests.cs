@@ -19,9 +19,9 @@ public sealed class RabbitMqSinkTests
         => new(new UpstreamConnection(socket, 1, new Uri("ws://h/"), null, DateTimeOffset.UnixEpoch), seq, FrameKind.Text,
             "x"u8.ToArray(), new FrameHeaders(Encoding.UTF8.GetBytes(headers)), s_receivedAt, 0, settler);
 
-    private static RabbitMqRoutingKeyTemplate Parse(string template)
+    private static FrameTemplate Parse(string template)
     {
-        Assert.True(RabbitMqRoutingKeyTemplate.TryParse(template, out var parsed, out var error), error);
+        Assert.True(FrameTemplate.TryParse(template, out var parsed, out var error), error);
         return parsed;
     }
 
@@ -36,12 +36,12 @@ public sealed class RabbitMqSinkTests
         => Assert.Equal(expected, Parse(template).Render(FrameWith("prices", headers)));
 
     [Theory]
-    [InlineData("", "RoutingKey: is required")]
-    [InlineData("   ", "RoutingKey: is required")]
-    [InlineData("{queue}", "unknown placeholder '{queue}'")]
-    [InlineData("a.{socket", "'{' without its '}'")]
-    [InlineData("a}", "'}' without its '{'")]
-    [InlineData("{Socket}", "unknown placeholder '{Socket}'")]
+    [InlineData("", "RoutingKey: is empty")]
+    [InlineData("   ", "RoutingKey: is empty")]
+    [InlineData("{queue}", "unknown placeholder {queue}")]
+    [InlineData("a.{socket", "unmatched '{'")]
+    [InlineData("a}", "unmatched '}'")]
+    [InlineData("{Socket}", "unknown placeholder {Socket}")]
     public void Validate_BadRoutingKey_ErrorNamesTheKey(string template, string expected)
     {
         var errors = RabbitMqSinkOptionsValidator.GetErrors(new RabbitMqSinkOptions { RoutingKey = template });
@@ -66,7 +66,7 @@ public sealed class RabbitMqSinkTests
         Assert.Empty(RabbitMqSinkOptionsValidator.GetErrors(options));
         Assert.Equal(("amqp://guest:guest@127.0.0.1:5672/", "", "{socket}"), (options.Uri, options.Exchange, options.RoutingKey));
         Assert.True(options.Persistent && options.Required);
-        Assert.Equal(RabbitMqFailurePolicy.Retry, options.OnFailure);
+        Assert.Equal(SinkFailurePolicy.Retry, options.OnFailure);
         Assert.Equal(TimeSpan.FromSeconds(5), options.MaxRetryDelay);
     }
 
@@ -100,7 +100,7 @@ public sealed class RabbitMqSinkTests
         {
             MaxRetryDelay = TimeSpan.Zero,
             ConfirmTimeout = TimeSpan.FromDays(2),
-            OnFailure = (RabbitMqFailurePolicy)7,
+            OnFailure = (SinkFailurePolicy)7,
         });
 
         Assert.Equal(3, errors.Count);
@@ -129,7 +129,7 @@ public sealed class RabbitMqSinkTests
 
         Assert.Equal(("amqp://u:p@127.0.0.1:5673/v", "frames", "{socket}.{event}"), (options.Uri, options.Exchange, options.RoutingKey));
         Assert.False(options.Persistent || options.Required);
-        Assert.Equal(RabbitMqFailurePolicy.Fail, options.OnFailure);
+        Assert.Equal(SinkFailurePolicy.Fail, options.OnFailure);
         Assert.Equal((TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(10)), (options.MaxRetryDelay, options.ConfirmTimeout));
         var sink = provider.GetRequiredService<RabbitMqSink>();
         Assert.Same(sink, provider.GetRequiredKeyedService<IFrameHandler>(RabbitMqSink.Name));
@@ -171,7 +171,7 @@ public sealed class RabbitMqSinkTests
         var logs = new FakeLogCollector();
 
         // Port 1 on loopback: nothing listens, the connection is refused at once.
-        await using var sink = Sink(new RabbitMqSinkOptions { Uri = "amqp://user:s3cr%2Ft@127.0.0.1:1/", OnFailure = RabbitMqFailurePolicy.Fail }, logs);
+        await using var sink = Sink(new RabbitMqSinkOptions { Uri = "amqp://user:s3cr%2Ft@127.0.0.1:1/", OnFailure = SinkFailurePolicy.Fail }, logs);
         var settler = new Settler();
 
         await sink.HandleAsync(FrameWith("prices", "", settler, seq: 1), TestContext.Current.CancellationToken);

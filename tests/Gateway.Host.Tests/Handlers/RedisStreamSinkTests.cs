@@ -78,7 +78,7 @@ public sealed class RedisStreamSinkTests
     [InlineData("{topic}/{event}", "event:e\ntopic:t\ntopic:other", "t/e")]
     [InlineData("a{socket}b{socket}c", "", "apricesbpricesc")]
     public void KeyTemplate_Render_FillsPlaceholdersFromTheFrame(string template, string headers, string expected)
-        => Assert.Equal(expected, RedisStreamKeyTemplate.Parse(template).Render(NewFrame(headers)));
+        => Assert.Equal(expected, FrameTemplate.Parse(template).Render(NewFrame(headers)));
 
     [Theory]
     [InlineData("", "is empty")]
@@ -90,7 +90,7 @@ public sealed class RedisStreamSinkTests
     [InlineData("gw:{}", "unknown placeholder {}")]
     public void KeyTemplate_TryParse_Invalid_SaysWhy(string template, string expected)
     {
-        Assert.False(RedisStreamKeyTemplate.TryParse(template, out _, out var error));
+        Assert.False(FrameTemplate.TryParse(template, out _, out var error));
         Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 
@@ -102,7 +102,7 @@ public sealed class RedisStreamSinkTests
         Assert.Equal("127.0.0.1:6379", options.Configuration);
         Assert.Equal("gateway:{socket}", options.Key);
         Assert.Equal(1_000_000, options.MaxLength);
-        Assert.Equal(RedisStreamFailurePolicy.Retry, options.OnFailure);
+        Assert.Equal(SinkFailurePolicy.Retry, options.OnFailure);
         Assert.True(options.Required);
         Assert.Equal(TimeSpan.FromSeconds(5), options.MaxRetryDelay);
         Assert.True(new RedisStreamSinkOptionsValidator().Validate(null, options).Succeeded);
@@ -116,7 +116,7 @@ public sealed class RedisStreamSinkTests
             Configuration = "127.0.0.1:6379,password=hunter2,connectTimeout=soon",
             Key = "gw:{nope}",
             MaxLength = -1,
-            OnFailure = (RedisStreamFailurePolicy)7,
+            OnFailure = (SinkFailurePolicy)7,
             MaxRetryDelay = TimeSpan.Zero,
         });
 
@@ -171,7 +171,7 @@ public sealed class RedisStreamSinkTests
         using var provider = new ServiceCollection().AddLogging().AddGateway(configuration).BuildServiceProvider();
 
         var options = provider.GetRequiredService<IOptions<RedisStreamSinkOptions>>().Value;
-        Assert.Equal(("feed:{destination}", RedisStreamFailurePolicy.Fail, 0L, TimeSpan.FromSeconds(2)), (options.Key, options.OnFailure, options.MaxLength, options.MaxRetryDelay));
+        Assert.Equal(("feed:{destination}", SinkFailurePolicy.Fail, 0L, TimeSpan.FromSeconds(2)), (options.Key, options.OnFailure, options.MaxLength, options.MaxRetryDelay));
         var handler = provider.GetRequiredKeyedService<IFrameHandler>("redis-stream");
         Assert.Same(handler, Assert.Single(provider.GetServices<ISinkHealth>(), s => s.Name == "redis-stream"));
     }

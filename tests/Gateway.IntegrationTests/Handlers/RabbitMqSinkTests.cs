@@ -78,7 +78,7 @@ public sealed class RabbitMqSinkTests
         await using var broker = await RabbitMqBroker.RequireAsync();
         var queue = await broker.DeclareQueueAsync("sink-fail");
         var exchange = RabbitMqBroker.NewQueueName("sink-exchange");
-        await using var sink = Sink(new RabbitMqSinkOptions { Uri = s_uri, Exchange = exchange, RoutingKey = "{socket}.{destination}", OnFailure = RabbitMqFailurePolicy.Fail });
+        await using var sink = Sink(new RabbitMqSinkOptions { Uri = s_uri, Exchange = exchange, RoutingKey = "{socket}.{destination}", OnFailure = SinkFailurePolicy.Fail });
 
         await sink.HandleAsync(StompFrame(1, "lost", "destination:a\n"), TestContext.Current.CancellationToken);
 
@@ -113,7 +113,7 @@ public sealed class RabbitMqSinkTests
     {
         await using var broker = await RabbitMqBroker.RequireAsync();
         var queue = await broker.DeclareQueueAsync("sink-return");
-        await using var sink = Sink(new RabbitMqSinkOptions { Uri = s_uri, RoutingKey = "{destination}", OnFailure = RabbitMqFailurePolicy.Fail });
+        await using var sink = Sink(new RabbitMqSinkOptions { Uri = s_uri, RoutingKey = "{destination}", OnFailure = SinkFailurePolicy.Fail });
 
         await sink.HandleAsync(StompFrame(1, "nowhere", "destination:" + RabbitMqBroker.NewQueueName("absent") + "\n"), TestContext.Current.CancellationToken);
         await sink.HandleAsync(StompFrame(2, "somewhere", "destination:" + queue + "\n"), TestContext.Current.CancellationToken);

@@ -137,7 +137,7 @@ public sealed class RedisStreamSinkTests
             // A frame waits in the multiplexer's backlog for up to syncTimeout, then is retried by the sink.
             Configuration = RedisServer.Endpoint + ",connectTimeout=2000,syncTimeout=1000,asyncTimeout=1000",
             Key = key,
-            OnFailure = RedisStreamFailurePolicy.Retry,
+            OnFailure = SinkFailurePolicy.Retry,
             MaxRetryDelay = TimeSpan.FromSeconds(1),
         });
         await using var _sink = sink;
@@ -217,7 +217,7 @@ public sealed class RedisStreamSinkTests
         {
             Configuration = RedisServer.Endpoint + ",password=" + Password + ",connectTimeout=1000,syncTimeout=1000,asyncTimeout=1000",
             Key = key,
-            OnFailure = RedisStreamFailurePolicy.Fail,
+            OnFailure = SinkFailurePolicy.Fail,
         });
         await using var _sink = sink;
         var settler = new RecordingSettler();

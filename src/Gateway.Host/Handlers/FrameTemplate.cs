@@ -4,11 +4,12 @@ using System.Text;
 namespace Gateway.Host.Handlers;
 
 /// <summary>
-/// The <c>redis-stream</c> sink's <c>Key</c>: literal text with <c>{socket}</c>, <c>{destination}</c>,
-/// <c>{topic}</c> and <c>{event}</c>, parsed once and rendered per frame. A header that is absent
-/// renders as nothing.
+/// A sink's name for a frame (the <c>rabbitmq</c> sink's <c>RoutingKey</c>, the <c>redis-stream</c>
+/// sink's <c>Key</c>): literal text with <c>{socket}</c>, <c>{destination}</c>, <c>{topic}</c> and
+/// <c>{event}</c> (the last three from the frame's headers: STOMP, Phoenix), parsed once and rendered
+/// per frame. A header that is absent renders as nothing.
 /// </summary>
-internal sealed class RedisStreamKeyTemplate
+internal sealed class FrameTemplate
 {
     /// <summary>The placeholders, as written in the template.</summary>
     public static readonly IReadOnlyList<string> Placeholders = ["socket", "destination", "topic", "event"];
@@ -16,12 +17,15 @@ internal sealed class RedisStreamKeyTemplate
     // Literal text, or a placeholder (Header: null for {socket}, else the header to read).
     private readonly (string? Literal, string? Header)[] _parts;
 
-    private RedisStreamKeyTemplate((string? Literal, string? Header)[] parts) => _parts = parts;
+    private FrameTemplate((string? Literal, string? Header)[] parts) => _parts = parts;
 
-    public static RedisStreamKeyTemplate Parse(string template)
+    /// <summary>UTF-8 bytes of the literal text alone: the least any rendering takes.</summary>
+    public int LiteralByteCount => _parts.Sum(p => p.Literal is null ? 0 : Encoding.UTF8.GetByteCount(p.Literal));
+
+    public static FrameTemplate Parse(string template)
         => TryParse(template, out var parsed, out var error) ? parsed : throw new FormatException(error);
 
-    public static bool TryParse(string? template, [NotNullWhen(true)] out RedisStreamKeyTemplate? parsed, [NotNullWhen(false)] out string? error)
+    public static bool TryParse(string? template, [NotNullWhen(true)] out FrameTemplate? parsed, [NotNullWhen(false)] out string? error)
     {
         parsed = null;
         if (string.IsNullOrWhiteSpace(template))
@@ -64,7 +68,7 @@ internal sealed class RedisStreamKeyTemplate
             rest = rest[(open + close + 2)..];
         }
 
-        parsed = new RedisStreamKeyTemplate([.. parts]);
+        parsed = new FrameTemplate([.. parts]);
         error = null;
         return true;
     }
