@@ -43,6 +43,12 @@ catch (Microsoft.Extensions.Options.OptionsValidationException ex)
     await Console.Error.WriteLineAsync($"Invalid Gateway configuration:{Environment.NewLine}  {string.Join(Environment.NewLine + "  ", ex.Failures)}");
     return 1;
 }
+catch (InvalidOperationException ex) when (IsBinderError(ex))
+{
+    // A value in a handler's section that does not convert (e.g. a duration written "soon"): the binder names the key.
+    await Console.Error.WriteLineAsync($"Invalid Gateway configuration:{Environment.NewLine}  {ex.Message}");
+    return 1;
+}
 catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
 {
     await Console.Error.WriteLineAsync($"Cannot listen: {ex.Message} Another process uses that port; choose another with ASPNETCORE_URLS or --urls.");
@@ -50,4 +56,9 @@ catch (IOException ex) when (ex.InnerException is Microsoft.AspNetCore.Connectio
 }
 
 /// <summary>The gateway host's entry point (public for <c>WebApplicationFactory</c>).</summary>
-public partial class Program;
+public partial class Program
+{
+    /// <summary>The configuration binder's "Failed to convert configuration value '...' at '&lt;key&gt;' to type ..." (sections the gateway does not bind itself).</summary>
+    internal static bool IsBinderError(Exception exception)
+        => exception.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal);
+}

@@ -41,7 +41,8 @@ internal static class GatewayLoggingServiceCollectionExtensions
 
                     // Invalid configuration (logged key by key, event 400) and a port in use are printed once,
                     // plainly, by Program; the host's "Hosting failed to start" with its stack trace would only bury that.
-                    .Filter.ByExcluding(static e => e.Exception is GatewayConfigurationException or Microsoft.Extensions.Options.OptionsValidationException or IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException });
+                    .Filter.ByExcluding(static e => e.Exception is GatewayConfigurationException or Microsoft.Extensions.Options.OptionsValidationException or IOException { InnerException: Microsoft.AspNetCore.Connections.AddressInUseException }
+                        || (e.Exception is InvalidOperationException binder && Program.IsBinderError(binder)));
                 if (environment.IsDevelopment())
                 {
                     serilog.WriteTo.Console(outputTemplate: TextTemplate, formatProvider: CultureInfo.InvariantCulture);

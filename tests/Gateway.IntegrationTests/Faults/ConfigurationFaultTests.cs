@@ -6,7 +6,7 @@ public sealed class ConfigurationFaultTests
     private static readonly TimeSpan s_exitTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>Case name -> (environment, appsettings.json or null, fragments the output must contain: each names a key and its problem).</summary>
-    public static TheoryData<string> Cases => ["wrong-types", "durations", "enums", "urls", "socket-names", "json-shapes", "value-for-section-only", "sink-section"];
+    public static TheoryData<string> Cases => ["wrong-types", "durations", "enums", "urls", "socket-names", "json-shapes", "value-for-section-only", "sink-section", "sink-value"];
 
     private static (Dictionary<string, string> Environment, string? File, string[] Expected) Case(string name) => name switch
     {
@@ -79,6 +79,10 @@ public sealed class ConfigurationFaultTests
             ["Gateway__Handlers__redis-stream__Key"] = "frames:{nope}",
             ["Gateway__Handlers__redis-stream__Configuration"] = "127.0.0.1:1,password=hunter2",
         }, null, ["Gateway:Handlers:redis-stream:Key"]),
+        "sink-value" => (new()
+        {
+            ["Gateway__Handlers__redis-stream__MaxRetryDelay"] = "soon",
+        }, null, ["Gateway:Handlers:redis-stream:MaxRetryDelay"]),
         _ => throw new ArgumentOutOfRangeException(nameof(name)),
     };
 
