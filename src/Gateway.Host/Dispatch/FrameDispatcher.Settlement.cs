@@ -13,6 +13,10 @@ internal sealed partial class FrameDispatcher : IFrameSettler
 {
     // Frames whose handlers returned and whose deferrals are not all settled yet.
     private readonly ConcurrentDictionary<InFlightFrame, byte> _inFlight = new();
+
+    // Its size, kept beside it: the consumer reads it per frame, and ConcurrentDictionary's Count and
+    // IsEmpty take every lock. Changed only together with an add or a successful remove.
+    private int _inFlightCount;
     private readonly int _maxInFlight;
     private readonly TimeSpan _settleTimeout;
 
@@ -26,7 +30,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
     private long _settleLost;
 
     /// <summary>Frames awaiting settlement.</summary>
-    public int InFlight => _inFlight.Count;
+    public int InFlight => Volatile.Read(ref _inFlightCount);
 
     FrameSettlement IFrameSettler.Defer(in Frame frame)
     {
@@ -51,11 +55,11 @@ internal sealed partial class FrameDispatcher : IFrameSettler
     /// <summary>Waits while <c>MaxInFlight</c> frames await settlement (the queue fills meanwhile: backpressure).</summary>
     private async ValueTask WaitForRoomAsync()
     {
-        while (_inFlight.Count >= _maxInFlight && !_abort.IsCancellationRequested)
+        while (InFlight >= _maxInFlight && !_abort.IsCancellationRequested)
         {
             var settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Volatile.Write(ref _settled, settled);
-            if (_inFlight.Count < _maxInFlight)
+            if (InFlight < _maxInFlight)
             {
                 break;
             }
@@ -81,6 +85,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
         }
 
         _inFlight[frame] = 0;
+        Interlocked.Increment(ref _inFlightCount);
         frame.HandlersReturned(handlersOutcome);
         return true;
     }
@@ -92,6 +97,8 @@ internal sealed partial class FrameDispatcher : IFrameSettler
         {
             return; // reported lost at the stop
         }
+
+        Interlocked.Decrement(ref _inFlightCount);
 
         if (outcome is FrameOutcome.Handled or FrameOutcome.HandlerFailed)
         {
@@ -139,11 +146,11 @@ internal sealed partial class FrameDispatcher : IFrameSettler
     private async Task WaitSettledAsync(TimeSpan timeout)
     {
         var deadline = _time.GetTimestamp();
-        while (!_inFlight.IsEmpty && _time.GetElapsedTime(deadline) < timeout)
+        while (InFlight > 0 && _time.GetElapsedTime(deadline) < timeout)
         {
             var settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             Volatile.Write(ref _settled, settled);
-            if (_inFlight.IsEmpty)
+            if (InFlight == 0)
             {
                 break;
             }
@@ -167,6 +174,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
         {
             if (_inFlight.TryRemove(frame, out _))
             {
+                Interlocked.Decrement(ref _inFlightCount);
                 lost++;
                 _status.AddDropped();
                 _metrics.FrameDropped(_socketName, "shutdown");

@@ -227,7 +227,7 @@ internal sealed partial class FrameDispatcher
                 await EnsureAnnouncedAsync(envelope.Connection).ConfigureAwait(false);
             }
 
-            if (!_inFlight.IsEmpty && _inFlight.Count >= _maxInFlight)
+            if (InFlight >= _maxInFlight)
             {
                 await WaitForRoomAsync().ConfigureAwait(false);
             }
