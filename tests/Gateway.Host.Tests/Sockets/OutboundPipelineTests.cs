@@ -369,6 +369,31 @@ public sealed class OutboundPipelineTests : IDisposable
         Assert.Equal(3, _status.FramesSent);
     }
 
+    [Fact]
+    public async Task SendBatchAsync_WriteFailsMidBatch_WrittenAgainWholeOnTheNextConnection()
+    {
+        _session.Transactional = true;
+        _session.ReplyKey = 9;
+        var writes = 0;
+        _pair.ClientStream.AfterWrite = _ => Interlocked.Increment(ref writes) == 2 ? throw new IOException("connection reset") : Task.CompletedTask;
+        var pipeline = AttachedPipeline();
+
+        var sending = pipeline.SendBatchAsync([OutboundMessage.Text("a"), OutboundMessage.Text("b")], stopping: false, Cancellation).AsTask();
+        Assert.Equal(["begin", "a"], [await ReadTextAsync(), await ReadTextAsync()]);
+        await Eventually.TrueAsync(() => _pair.Client.State == WebSocketState.Aborted, "the failed write aborted the socket");
+        await _connection.CancelAsync();
+        await pipeline.DetachAsync().WaitAsync(s_waitLimit, Cancellation);
+        Assert.False(sending.IsCompleted); // no commit was written: nothing of it is in effect, so it waits for the next connection
+        _pair.Dispose();
+        _pair = WebSocketPair.Create();
+        using var next = new CancellationTokenSource();
+        pipeline.Attach(_pair.Client, _session, next.Token);
+
+        Assert.Equal(["begin", "a", "b", "commit"], [await ReadTextAsync(), await ReadTextAsync(), await ReadTextAsync(), await ReadTextAsync()]);
+        pipeline.CompleteReply(9, SendStatus.Confirmed, default);
+        Assert.Equal(SendStatus.Confirmed, (await sending.WaitAsync(s_waitLimit, Cancellation)).Status);
+    }
+
     /// <summary>Encodes a send as <see cref="Prefix"/> + payload, confirmed by a reply when <see cref="ReplyKey"/> is non-zero.</summary>
     private sealed class FakeSession : IProtocolSession
     {

@@ -102,18 +102,21 @@ public sealed class StompSendTests
         var queue = await broker.DeclareQueueAsync("cut");
 
         // The first connection is cut once 100 kB went upstream: inside the batch (6 x 32 KiB), after
-        // BEGIN and a few SENDs, before the COMMIT. CONNECT and SUBSCRIBE are far smaller.
+        // BEGIN and a few SENDs, before the COMMIT. CONNECT and SUBSCRIBE are far smaller. The
+        // forwarder takes in the rest of the batch first, so the gateway wrote it all (a write that
+        // fails mid-batch is written again whole: OutboundPipelineTests).
         await using var cutter = await CuttingForwarder.StartAsync(RabbitMqBroker.WebStompUrl.Port, cutFirstAfter: 100_000);
         var url = new UriBuilder(RabbitMqBroker.WebStompUrl) { Port = cutter.Port }.Uri;
         await using var gateway = await ReadyAsync(Stomp(url, queue));
+        var reconnects = gateway.Status("q").Reconnects;
 
         var padding = new string('x', 32 * 1024);
         var messages = Enumerable.Range(1, count).Select(i => OutboundMessage.Text($"c{i}:{padding}").WithHeader("destination", $"/queue/{queue}")).ToList();
-        // The whole batch fits the socket buffers, so it was written before the cut: the commit's fate is unknown.
+        // The whole batch was written before the cut: the commit's fate is unknown.
         var first = await gateway.Sender.SendBatchAsync("q", messages);
         Assert.Equal(SendStatus.Lost, first.Status);
         Assert.True(cutter.CutAt > (2 * 33 * 1024) + 1024, $"cut inside the batch, after BEGIN and two SENDs reached the broker (at {cutter.CutAt} bytes)");
-        await Eventually.TrueAsync(() => gateway.Status("q").State == SocketState.Ready && gateway.Status("q").Reconnects == 1, "reconnected and subscribed again");
+        await Eventually.TrueAsync(() => gateway.Status("q").State == SocketState.Ready && gateway.Status("q").Reconnects == reconnects + 1, "reconnected and subscribed again");
         await Task.Delay(500, TestContext.Current.CancellationToken);
         Assert.Empty(gateway.Recorder.Frames); // the broker discarded the uncommitted SENDs
 
@@ -124,7 +127,7 @@ public sealed class StompSendTests
         await Task.Delay(500, TestContext.Current.CancellationToken); // a duplicate would have come by now
         var texts = gateway.Recorder.Frames.Select(f => f.Text[..f.Text.IndexOf(':', StringComparison.Ordinal)]).ToList();
         Assert.Equal(Enumerable.Range(1, count).Select(i => $"c{i}"), texts);
-        Assert.All(gateway.Recorder.Frames, f => Assert.Equal(2, f.Connection));
+        Assert.All(gateway.Recorder.Frames, f => Assert.Equal(reconnects + 2, f.Connection));
     }
 
     [Fact]
@@ -164,14 +167,19 @@ public sealed class StompSendTests
         Assert.Equal(5, gateway.Recorder.Frames.Count);
     }
 
-    /// <summary>A TCP forwarder on 127.0.0.1 that cuts its first connection once that many bytes went upstream; later ones pass.</summary>
+    /// <summary>
+    /// A TCP forwarder on 127.0.0.1 that cuts the first connection to reach that many bytes upstream: the
+    /// rest of what its client writes is read but not forwarded, and once the client is quiet the
+    /// connection is reset. Later connections pass.
+    /// </summary>
     private sealed class CuttingForwarder : IAsyncDisposable
     {
+        private static readonly TimeSpan QuietBeforeCut = TimeSpan.FromMilliseconds(300);
         private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
         private readonly int _target;
         private readonly long _cutFirstAfter;
         private readonly CancellationTokenSource _stop = new();
-        private int _connections;
+        private int _cut;
         private Task _accepting = Task.CompletedTask;
 
         private CuttingForwarder(int target, long cutFirstAfter)
@@ -207,11 +215,11 @@ public sealed class StompSendTests
                     return;
                 }
 
-                _ = ForwardAsync(client, Interlocked.Increment(ref _connections) == 1);
+                _ = ForwardAsync(client);
             }
         }
 
-        private async Task ForwardAsync(TcpClient client, bool cut)
+        private async Task ForwardAsync(TcpClient client)
         {
             using var upstream = new TcpClient();
             using (client)
@@ -222,12 +230,30 @@ public sealed class StompSendTests
                     var down = upstream.GetStream().CopyToAsync(client.GetStream(), _stop.Token);
                     var buffer = new byte[16 * 1024];
                     long forwarded = 0;
+                    var stream = client.GetStream();
                     int read;
-                    while ((read = await client.GetStream().ReadAsync(buffer, _stop.Token)) > 0)
+                    while ((read = await stream.ReadAsync(buffer, _stop.Token)) > 0)
                     {
-                        if (cut && forwarded + read > _cutFirstAfter)
+                        if (forwarded + read > _cutFirstAfter && Interlocked.Exchange(ref _cut, 1) == 0)
                         {
+                            // Take in, without forwarding, all the client writes until it goes quiet (it
+                            // waits for the commit's receipt), so its writes all returned; then reset.
                             CutAt = forwarded;
+                            using (var quiet = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token))
+                            {
+                                try
+                                {
+                                    do
+                                    {
+                                        quiet.CancelAfter(QuietBeforeCut);
+                                    }
+                                    while (await stream.ReadAsync(buffer, quiet.Token) > 0);
+                                }
+                                catch (OperationCanceledException) when (!_stop.IsCancellationRequested)
+                                {
+                                }
+                            }
+
                             client.Client.LingerState = new LingerOption(true, 0); // RST both ways
                             upstream.Client.LingerState = new LingerOption(true, 0);
                             return;
