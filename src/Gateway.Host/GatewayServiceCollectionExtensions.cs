@@ -58,6 +58,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<ISinkHealth>(static sp => sp.GetRequiredService<RedisStreamSink>());
         services.AddFrameHandler<RabbitMqSink>(RabbitMqSink.Name);
         services.AddSingleton<ISinkHealth>(sp => sp.GetRequiredService<RabbitMqSink>());
+        services.AddSinkInstances(configuration);
         services.AddOutboundEncoder<JsonOutboundEncoder>(JsonOutboundEncoder.Name);
 
         services.AddHealthChecks().AddCheck<SocketHealthCheck>(SocketHealthCheck.Name, tags: ["ready"]).AddCheck<SinkHealthCheck>(SinkHealthCheck.Name, tags: ["ready"]);

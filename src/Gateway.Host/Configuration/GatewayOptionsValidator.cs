@@ -13,7 +13,7 @@ namespace Gateway.Host.Configuration;
 /// <see cref="IOptionsMonitor{TOptions}"/> would stop reload notifications. The supervisor calls it at
 /// start (failing startup) and on every reload (keeping the last good configuration).
 /// </remarks>
-internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedService keyedServices)
+internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedService keyedServices, Handlers.SinkInstances.Registration? sinkInstances = null)
 {
     /// <summary>The limit of timeouts (connect, handshake, reply, keep-alive, heart-beat, shutdown).</summary>
     public static readonly TimeSpan MaxTimeout = TimeSpan.FromHours(1);
@@ -27,6 +27,7 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
     public List<string> GetErrors(GatewayOptions options)
     {
         var errors = new List<string>(options.BindErrors);
+        errors.AddRange(sinkInstances?.Errors ?? []);
         Positive(options.ShutdownTimeout, "Gateway:ShutdownTimeout", errors, MaxTimeout);
 
         foreach (var (name, socket) in options.Sockets)

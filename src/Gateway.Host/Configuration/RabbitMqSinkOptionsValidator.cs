@@ -14,40 +14,39 @@ namespace Gateway.Host.Configuration;
 /// </remarks>
 internal static class RabbitMqSinkOptionsValidator
 {
-    private const string Prefix = RabbitMqSinkOptions.SectionName + ":";
-
-    public static List<string> GetErrors(RabbitMqSinkOptions options)
+    /// <param name="section">The section the options came from: the built-in sink's, or a named instance's.</param>
+    public static List<string> GetErrors(RabbitMqSinkOptions options, string section = RabbitMqSinkOptions.SectionName)
     {
         var errors = new List<string>();
-        ValidateUri(options.Uri, errors);
+        var prefix = section + ":";
+        ValidateUri(options.Uri, prefix + "Uri", errors);
 
         if (options.Exchange is null || Encoding.UTF8.GetByteCount(options.Exchange) > Handlers.RabbitMqSink.MaxRoutingKeyBytes)
         {
-            errors.Add($"{Prefix}Exchange: must be at most {Handlers.RabbitMqSink.MaxRoutingKeyBytes} bytes of UTF-8 (\"\" is the default exchange)");
+            errors.Add($"{prefix}Exchange: must be at most {Handlers.RabbitMqSink.MaxRoutingKeyBytes} bytes of UTF-8 (\"\" is the default exchange)");
         }
 
         if (!Handlers.FrameTemplate.TryParse(options.RoutingKey, out var template, out var templateError))
         {
-            errors.Add($"{Prefix}RoutingKey: {templateError}");
+            errors.Add($"{prefix}RoutingKey: {templateError}");
         }
         else if (template.LiteralByteCount > Handlers.RabbitMqSink.MaxRoutingKeyBytes)
         {
-            errors.Add($"{Prefix}RoutingKey: must render to at most {Handlers.RabbitMqSink.MaxRoutingKeyBytes} bytes of UTF-8 (an AMQP short string); its text alone has {template.LiteralByteCount}");
+            errors.Add($"{prefix}RoutingKey: must render to at most {Handlers.RabbitMqSink.MaxRoutingKeyBytes} bytes of UTF-8 (an AMQP short string); its text alone has {template.LiteralByteCount}");
         }
 
         if (!Enum.IsDefined(options.OnFailure))
         {
-            errors.Add($"{Prefix}OnFailure: '{options.OnFailure}' is neither Retry nor Fail");
+            errors.Add($"{prefix}OnFailure: '{options.OnFailure}' is neither Retry nor Fail");
         }
 
-        Positive(options.MaxRetryDelay, "MaxRetryDelay", GatewayOptionsValidator.MaxInterval, errors);
-        Positive(options.ConfirmTimeout, "ConfirmTimeout", GatewayOptionsValidator.MaxTimeout, errors);
+        Positive(options.MaxRetryDelay, prefix + "MaxRetryDelay", GatewayOptionsValidator.MaxInterval, errors);
+        Positive(options.ConfirmTimeout, prefix + "ConfirmTimeout", GatewayOptionsValidator.MaxTimeout, errors);
         return errors;
     }
 
-    private static void ValidateUri(string? value, List<string> errors)
+    private static void ValidateUri(string? value, string key, List<string> errors)
     {
-        const string key = Prefix + "Uri";
         if (string.IsNullOrWhiteSpace(value))
         {
             errors.Add($"{key}: is required, e.g. amqp://user:pass@127.0.0.1:5672/vhost");
@@ -79,11 +78,11 @@ internal static class RabbitMqSinkOptionsValidator
         }
     }
 
-    private static void Positive(TimeSpan value, string name, TimeSpan max, List<string> errors)
+    private static void Positive(TimeSpan value, string key, TimeSpan max, List<string> errors)
     {
         if (value <= TimeSpan.Zero || value > max)
         {
-            errors.Add($"{Prefix}{name}: must be positive and at most {max}, was {value}");
+            errors.Add($"{key}: must be positive and at most {max}, was {value}");
         }
     }
 }

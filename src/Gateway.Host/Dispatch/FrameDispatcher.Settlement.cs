@@ -18,6 +18,10 @@ internal sealed partial class FrameDispatcher : IFrameSettler
     // IsEmpty take every lock. Changed only together with an add or a successful remove.
     private int _inFlightCount;
     private readonly int _maxInFlight;
+
+    // Once MaxInFlight is reached, the consumer waits until this many or fewer are left (a quarter of
+    // the window freed, at least one): one wake-up per batch of settlements, not one per frame.
+    private readonly int _resumeInFlight;
     private readonly TimeSpan _settleTimeout;
 
     // The frame whose handlers are running, once one deferred it (consumer loop only), and which handler runs.
@@ -52,14 +56,17 @@ internal sealed partial class FrameDispatcher : IFrameSettler
         return _current.Add(_currentHandler);
     }
 
-    /// <summary>Waits while <c>MaxInFlight</c> frames await settlement (the queue fills meanwhile: backpressure).</summary>
+    /// <summary>
+    /// <c>MaxInFlight</c> frames await settlement: waits until a quarter of them settled (the queue fills
+    /// meanwhile: backpressure).
+    /// </summary>
     private async ValueTask WaitForRoomAsync()
     {
-        while (InFlight >= _maxInFlight && !_abort.IsCancellationRequested)
+        while (InFlight > _resumeInFlight && !_abort.IsCancellationRequested)
         {
             var settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _settled, settled);
-            if (InFlight < _maxInFlight)
+            Interlocked.Exchange(ref _settled, settled); // a full fence: the settler's decrement is seen below, or it sees this
+            if (InFlight <= _resumeInFlight)
             {
                 break;
             }
@@ -98,7 +105,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
             return; // reported lost at the stop
         }
 
-        Interlocked.Decrement(ref _inFlightCount);
+        var left = Interlocked.Decrement(ref _inFlightCount);
 
         if (outcome is FrameOutcome.Handled or FrameOutcome.HandlerFailed)
         {
@@ -116,7 +123,10 @@ internal sealed partial class FrameDispatcher : IFrameSettler
 
         frame.Completion?.Complete(frame.CompletionToken, outcome);
         Metrics.GatewayTelemetry.EndFrame(frame.Span, outcome);
-        Volatile.Read(ref _settled)?.TrySetResult();
+        if (left <= _resumeInFlight)
+        {
+            Volatile.Read(ref _settled)?.TrySetResult();
+        }
     }
 
     private void DeferralFailed(InFlightFrame frame, int handler, Exception exception)
@@ -149,7 +159,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
         while (InFlight > 0 && _time.GetElapsedTime(deadline) < timeout)
         {
             var settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _settled, settled);
+            Interlocked.Exchange(ref _settled, settled);
             if (InFlight == 0)
             {
                 break;

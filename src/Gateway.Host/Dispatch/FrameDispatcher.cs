@@ -59,6 +59,7 @@ internal sealed partial class FrameDispatcher
         _logger = logger;
         _timingInterval = (long)(TimingInterval.TotalSeconds * time.TimestampFrequency);
         _maxInFlight = queue.MaxInFlight;
+        _resumeInFlight = _maxInFlight - Math.Max(1, _maxInFlight / 4);
         _settleTimeout = queue.SettleTimeout;
         var options = new BoundedChannelOptions(queue.Capacity)
         {

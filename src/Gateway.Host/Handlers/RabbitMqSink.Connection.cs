@@ -61,7 +61,7 @@ internal sealed partial class RabbitMqSink
 
             if (old is not null)
             {
-                Log.ChannelReopened(_logger, _displayUri);
+                Log.ChannelReopened(_logger, _sinkName, _displayUri);
                 await CloseQuietlyAsync(old, null).ConfigureAwait(false);
             }
 
@@ -87,7 +87,7 @@ internal sealed partial class RabbitMqSink
             AutomaticRecoveryEnabled = true,
             TopologyRecoveryEnabled = true,
             NetworkRecoveryInterval = _options.MaxRetryDelay,
-            ClientProvidedName = "gateway-rabbitmq-sink",
+            ClientProvidedName = $"gateway-{_sinkName}-sink",
         };
         IConnection connection;
         try
@@ -100,7 +100,7 @@ internal sealed partial class RabbitMqSink
             _nextConnectAt = _timeProvider.GetTimestamp() + (long)(_connectDelay.TotalSeconds * _timeProvider.TimestampFrequency);
             _connectError = Redact(Describe(ex));
             Down(_connectError);
-            Log.ConnectFailed(_logger, _displayUri, _connectError, _connectDelay);
+            Log.ConnectFailed(_logger, _sinkName, _displayUri, _connectError, _connectDelay);
             throw;
         }
 
@@ -111,7 +111,7 @@ internal sealed partial class RabbitMqSink
         _connectDelay = TimeSpan.Zero;
         _connectError = null;
         Volatile.Write(ref _state, (int)SinkState.Up);
-        Log.Connected(_logger, _displayUri);
+        Log.Connected(_logger, _sinkName, _displayUri);
         if (old is not null)
         {
             await CloseQuietlyAsync(null, old).ConfigureAwait(false);
@@ -126,7 +126,7 @@ internal sealed partial class RabbitMqSink
         {
             var description = Redact(Describe(reason));
             Down(description);
-            Log.ConnectionLost(_logger, _displayUri, description, _options.MaxRetryDelay);
+            Log.ConnectionLost(_logger, _sinkName, _displayUri, description, _options.MaxRetryDelay);
         }
 
         return Task.CompletedTask;
@@ -138,7 +138,7 @@ internal sealed partial class RabbitMqSink
         {
             var description = Redact(Describe(args.Exception));
             Down(description);
-            Log.RecoveryFailed(_logger, _displayUri, description);
+            Log.RecoveryFailed(_logger, _sinkName, _displayUri, description);
         }
 
         return Task.CompletedTask;
@@ -147,7 +147,7 @@ internal sealed partial class RabbitMqSink
     private Task OnRecoverySucceededAsync(object sender, AsyncEventArgs args)
     {
         Volatile.Write(ref _state, (int)SinkState.Up);
-        Log.Recovered(_logger, _displayUri);
+        Log.Recovered(_logger, _sinkName, _displayUri);
         return Task.CompletedTask;
     }
 
@@ -158,7 +158,7 @@ internal sealed partial class RabbitMqSink
         {
             var description = Redact(Describe(reason));
             Volatile.Write(ref _lastError, description);
-            Log.ChannelClosed(_logger, _displayUri, description);
+            Log.ChannelClosed(_logger, _sinkName, _displayUri, description);
         }
 
         return Task.CompletedTask;

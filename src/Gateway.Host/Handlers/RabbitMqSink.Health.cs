@@ -13,7 +13,7 @@ internal sealed partial class RabbitMqSink
     private long _confirmed;
     private long _failed;
 
-    string ISinkHealth.Name => Name;
+    string ISinkHealth.Name => _sinkName;
 
     public bool Required => _options.Required;
 

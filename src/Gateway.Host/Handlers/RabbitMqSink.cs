@@ -35,6 +35,7 @@ internal sealed partial class RabbitMqSink : IFrameHandler, ISinkHealth, IAsyncD
     private static readonly TimeSpan s_closeTimeout = TimeSpan.FromSeconds(5);
     private static readonly CreateChannelOptions s_channelOptions = new(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true);
 
+    private readonly string _sinkName;
     private readonly RabbitMqSinkOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _timeProvider;
@@ -55,23 +56,24 @@ internal sealed partial class RabbitMqSink : IFrameHandler, ISinkHealth, IAsyncD
     private int _disposed;
 
     public RabbitMqSink(IOptions<RabbitMqSinkOptions> options, ILogger<RabbitMqSink> logger, TimeProvider timeProvider)
+        : this(Name, RabbitMqSinkOptions.SectionName, ReadOptions(options, out var bindError), logger, timeProvider, bindError)
     {
+    }
+
+    /// <summary>A sink called <paramref name="name"/>, configured by <paramref name="section"/>: the built-in one, or a named instance (<see cref="SinkInstances"/>).</summary>
+    public RabbitMqSink(string name, string section, RabbitMqSinkOptions options, ILogger<RabbitMqSink> logger, TimeProvider timeProvider)
+        : this(name, section, options, logger, timeProvider, bindError: null)
+    {
+    }
+
+    private RabbitMqSink(string name, string section, RabbitMqSinkOptions options, ILogger<RabbitMqSink> logger, TimeProvider timeProvider, string? bindError)
+    {
+        _sinkName = name;
         _logger = logger;
         _timeProvider = timeProvider;
         _stopping = _disposing.Token;
-
-        List<string> errors;
-        try
-        {
-            _options = options.Value;
-            errors = RabbitMqSinkOptionsValidator.GetErrors(_options);
-        }
-        catch (InvalidOperationException ex)
-        {
-            // The binder could not convert a value (a bool, a TimeSpan, OnFailure); its message names the key.
-            _options = new RabbitMqSinkOptions();
-            errors = [ex.Message];
-        }
+        _options = options;
+        var errors = bindError is null ? RabbitMqSinkOptionsValidator.GetErrors(options, section) : [bindError];
 
         _secrets = SecretsOf(_options.Uri);
         _ = FrameTemplate.TryParse(_options.RoutingKey, out _routingKey, out _); // checked by the validator
@@ -85,7 +87,22 @@ internal sealed partial class RabbitMqSink : IFrameHandler, ISinkHealth, IAsyncD
             _configurationError = Redact(new GatewayConfigurationException(errors).Message);
             _state = (int)SinkState.Down;
             _lastError = _configurationError;
-            Log.InvalidConfiguration(_logger, _configurationError);
+            Log.InvalidConfiguration(_logger, _sinkName, _configurationError);
+        }
+    }
+
+    /// <summary>The built-in sink's options; a value the binder could not convert (a bool, a TimeSpan, OnFailure) is reported, its message naming the key.</summary>
+    private static RabbitMqSinkOptions ReadOptions(IOptions<RabbitMqSinkOptions> options, out string? bindError)
+    {
+        try
+        {
+            bindError = null;
+            return options.Value;
+        }
+        catch (InvalidOperationException ex)
+        {
+            bindError = ex.Message;
+            return new RabbitMqSinkOptions();
         }
     }
 
@@ -196,7 +213,7 @@ internal sealed partial class RabbitMqSink : IFrameHandler, ISinkHealth, IAsyncD
                 return;
             }
 
-            Log.Retrying(_logger, message.SocketName, message.Sequence, description, delay);
+            Log.Retrying(_logger, _sinkName, message.SocketName, message.Sequence, description, delay);
             try
             {
                 await Task.Delay(delay, _timeProvider, _stopping).ConfigureAwait(false);

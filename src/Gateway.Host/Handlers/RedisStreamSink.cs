@@ -49,8 +49,15 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
     private long _failed;
 
     public RedisStreamSink(IOptions<RedisStreamSinkOptions> options, ILogger<RedisStreamSink> logger, TimeProvider timeProvider)
+        : this(HandlerName, options.Value, logger, timeProvider)
     {
-        _options = options.Value;
+    }
+
+    /// <summary>A sink called <paramref name="name"/>: the built-in one, or a named instance (<see cref="SinkInstances"/>).</summary>
+    public RedisStreamSink(string name, RedisStreamSinkOptions options, ILogger<RedisStreamSink> logger, TimeProvider timeProvider)
+    {
+        Name = name;
+        _options = options;
         _logger = logger;
         _timeProvider = timeProvider;
         _key = FrameTemplate.Parse(_options.Key);
@@ -62,7 +69,7 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
         _configuration.ClientName ??= "gateway";
     }
 
-    public string Name => HandlerName;
+    public string Name { get; }
 
     /// <summary>
     /// Counts for readiness once a socket uses the sink (it connected, or sent a frame): the sink is
@@ -239,7 +246,7 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
 
                 if (_failureLog.ShouldLog(_timeProvider, out var suppressed))
                 {
-                    Log.Retrying(_logger, key.ToString(), delay, suppressed, error);
+                    Log.Retrying(_logger, Name, key.ToString(), delay, suppressed, error);
                 }
             }
 
@@ -279,7 +286,7 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
         }
 
         Interlocked.Increment(ref _failed);
-        publication.Settlement.Fail(new OperationCanceledException($"XADD to {publication.Key} abandoned: the redis-stream sink stopped."));
+        publication.Settlement.Fail(new OperationCanceledException($"XADD to {publication.Key} abandoned: the sink {Name} stopped."));
     }
 
     /// <summary>
@@ -293,7 +300,7 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
         var delay = FirstRetryDelay < _options.MaxRetryDelay ? FirstRetryDelay : _options.MaxRetryDelay;
         while (true)
         {
-            Log.Connecting(_logger, DisplayConfiguration);
+            Log.Connecting(_logger, Name, DisplayConfiguration);
             try
             {
                 var connection = await ConnectionMultiplexer.ConnectAsync(_configuration).ConfigureAwait(false);
@@ -395,11 +402,11 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
         _state = state;
         if (state == SinkState.Up)
         {
-            Log.Connected(_logger, DisplayConfiguration);
+            Log.Connected(_logger, Name, DisplayConfiguration);
         }
         else
         {
-            Log.Disconnected(_logger, DisplayConfiguration, error ?? _lastError ?? "unknown");
+            Log.Disconnected(_logger, Name, DisplayConfiguration, error ?? _lastError ?? "unknown");
         }
     }
 
@@ -479,16 +486,16 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
 
     private static partial class Log
     {
-        [LoggerMessage(520, LogLevel.Information, "redis-stream: connecting to {Configuration}.")]
-        public static partial void Connecting(ILogger logger, string configuration);
+        [LoggerMessage(520, LogLevel.Information, "Sink {Sink} (redis-stream): connecting to {Configuration}.")]
+        public static partial void Connecting(ILogger logger, string sink, string configuration);
 
-        [LoggerMessage(521, LogLevel.Information, "redis-stream: connected to {Configuration}.")]
-        public static partial void Connected(ILogger logger, string configuration);
+        [LoggerMessage(521, LogLevel.Information, "Sink {Sink} (redis-stream): connected to {Configuration}.")]
+        public static partial void Connected(ILogger logger, string sink, string configuration);
 
-        [LoggerMessage(522, LogLevel.Warning, "redis-stream: connection to {Configuration} lost: {Error}")]
-        public static partial void Disconnected(ILogger logger, string configuration, string error);
+        [LoggerMessage(522, LogLevel.Warning, "Sink {Sink} (redis-stream): connection to {Configuration} lost: {Error}")]
+        public static partial void Disconnected(ILogger logger, string sink, string configuration, string error);
 
-        [LoggerMessage(523, LogLevel.Warning, "redis-stream: XADD to {Key} failed, retrying in {Delay} ({Suppressed} more failures since the last line): {Error}")]
-        public static partial void Retrying(ILogger logger, string key, TimeSpan delay, long suppressed, string error);
+        [LoggerMessage(523, LogLevel.Warning, "Sink {Sink} (redis-stream): XADD to {Key} failed, retrying in {Delay} ({Suppressed} more failures since the last line): {Error}")]
+        public static partial void Retrying(ILogger logger, string sink, string key, TimeSpan delay, long suppressed, string error);
     }
 }

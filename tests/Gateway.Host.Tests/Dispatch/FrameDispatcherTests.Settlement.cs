@@ -53,6 +53,35 @@ public sealed partial class FrameDispatcherTests
     }
 
     [Fact]
+    public async Task Defer_MaxInFlightReached_ResumesOnceAQuarterOfTheWindowSettled()
+    {
+        var dispatcher = Dispatcher(new QueueOptions { Capacity = 16, MaxInFlight = 8 }, "defer");
+
+        await EnqueueAsync(dispatcher, [.. Enumerable.Range(1, 12).Select(i => (long)i)]);
+        await Eventually.TrueAsync(() => Deferrer.Pending.Count == 8, "eight frames in flight");
+        Deferrer.Settle(1, succeed: true);
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        var afterOne = Deferrer.Seen.Count;
+        Deferrer.Settle(2, succeed: true);
+
+        // Two of eight settled: the consumer goes on, up to eight in flight again.
+        await Eventually.TrueAsync(() => Deferrer.Seen.Count == 10, "two more frames handled");
+        Assert.Equal(8, afterOne);
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        Assert.Equal((10, 8), (Deferrer.Seen.Count, dispatcher.InFlight));
+        for (var i = 3; i <= 10; i++)
+        {
+            Deferrer.Settle(i, succeed: true);
+        }
+
+        await Eventually.TrueAsync(() => Deferrer.Seen.Count == 12, "the last two handled");
+        Deferrer.Settle(11, succeed: true);
+        Deferrer.Settle(12, succeed: true);
+        await dispatcher.CompleteAsync(s_waitLimit);
+        Assert.Equal(12, _completion.Outcomes.Count(o => o.Item2 == FrameOutcome.Handled));
+    }
+
+    [Fact]
     public async Task Defer_NotSettledWithinSettleTimeout_FailsAndIsCountedAsAHandlerError()
     {
         var dispatcher = Dispatcher(new QueueOptions { Capacity = 16, SettleTimeout = TimeSpan.FromSeconds(2) }, "defer");
