@@ -137,25 +137,29 @@ internal sealed partial class RedisStreamSink : IFrameHandler, ISinkHealth, IAsy
     internal static NameValueEntry[] CreateEntry(in Frame frame)
     {
         var headers = frame.Headers.IsEmpty ? [] : frame.Headers.ToList();
-        var entry = new List<NameValueEntry>(6 + headers.Count)
-        {
-            new("socket", frame.SocketName),
-            new("seq", frame.Sequence),
-            new("connection", frame.ConnectionNumber),
-            new("receivedAt", frame.ReceivedAt.ToString("O", CultureInfo.InvariantCulture)),
-            new("kind", frame.Kind == FrameKind.Text ? "text" : "binary"),
-            new("payload", frame.Payload.ToArray()),
-        };
+        var unique = 0;
         for (var i = 0; i < headers.Count; i++)
+        {
+            unique += IsRepeat(headers, i) ? 0 : 1;
+        }
+
+        var entry = new NameValueEntry[6 + unique];
+        entry[0] = new("socket", frame.SocketName);
+        entry[1] = new("seq", frame.Sequence);
+        entry[2] = new("connection", frame.ConnectionNumber);
+        entry[3] = new("receivedAt", frame.ReceivedAt.ToString("O", CultureInfo.InvariantCulture));
+        entry[4] = new("kind", frame.Kind == FrameKind.Text ? "text" : "binary");
+        entry[5] = new("payload", frame.Payload.ToArray());
+        for (int i = 0, next = 6; i < headers.Count; i++)
         {
             var (name, value) = headers[i];
             if (!IsRepeat(headers, i))
             {
-                entry.Add(new("h:" + name, value));
+                entry[next++] = new("h:" + name, value);
             }
         }
 
-        return [.. entry];
+        return entry;
     }
 
     // Headers are few (a handful per frame): a scan beats a set.

@@ -58,7 +58,7 @@ public sealed class BridgeNoLossTests
     [Fact]
     public async Task Broker_RestartedMidStream_BridgeResumesOnItsOwnAndEveryMessageReachesQueueB()
     {
-        const int count = 3_000;
+        const int count = 10_000;
         // Not disposed: that would delete the queues; the broker's restart ends its connection anyway.
         var broker = await RabbitMqBroker.RequireAsync();
         var (a, b) = (await broker.DeclareQueueAsync("bridge-ra"), await broker.DeclareQueueAsync("bridge-rb"));
@@ -94,7 +94,7 @@ public sealed class RedisBridgeNoLossTests
     [Fact]
     public async Task Redis_RestartedMidStream_EveryMessageInTheStream()
     {
-        const int count = 5_000;
+        const int count = 10_000;
         await using var broker = await RabbitMqBroker.RequireAsync();
         await using var redis = await RedisServer.RequireAsync();
         var a = await broker.DeclareQueueAsync("bridge-redis");
