@@ -342,6 +342,7 @@ internal sealed partial class StatusEventStream : IDisposable
                 writer.WriteNumber("d", status.FramesDropped);
                 writer.WriteNumber("e", status.HandlerErrors);
                 writer.WriteNumber("r", status.FramesReceived);
+                writer.WriteNumber("h", status.FramesHandled);
                 writer.WriteNumber("s", status.FramesSent);
                 if (status.Subscriptions.Count > 0)
                 {

@@ -8,7 +8,7 @@
   const DEFAULT_DETAIL_HEIGHT = 160;
 
   const sockets = new Map();        // name -> the socket's row as the server sent it (health's shape)
-  const rates = new Map();          // name -> the latest rates sample ({ i, o, q, d, e, r, s, m })
+  const rates = new Map();          // name -> the latest rates sample ({ i, o, q, d, e, r, h, s, m })
   const expanded = new Set();       // names whose details are open
   const detailHeights = new Map();  // name -> measured height of its open details
   const rendered = new Map();       // name -> { tr, cells, detail } for rows in the DOM
@@ -228,8 +228,10 @@
     c[1].title = socket.name;
     text(row.state, socket.state);
     row.state.title = socket.stateDetail || '';
-    text(c[3], age(socket.since));
-    c[3].title = socket.since || '';
+    // A socket cycling through Waiting and Connecting has been down since its last connection ended.
+    const since = stateClass(socket) === 'state-down' && socket.recentDisconnects ? socket.recentDisconnects[0].at : socket.since;
+    text(c[3], age(since));
+    c[3].title = since || '';
     text(c[4], socket.protocol);
     text(c[5], socket.url);
     c[5].title = socket.url || '';
@@ -275,7 +277,7 @@
       ['Last connected', socket.lastConnectedAt ? `${age(socket.lastConnectedAt)} ago` : null],
       ['Last error', socket.lastError ? `${socket.lastError}${socket.lastHttpStatus ? ` (HTTP ${socket.lastHttpStatus})` : ''}` : null],
       ['Last disconnect', socket.lastDisconnect ? `${socket.lastDisconnect} (${socket.lastDisconnectReason}, closed by ${socket.lastClosedBy})` : null],
-      ['Frames', `${sample ? sample.r : socket.framesReceived} received, ${socket.framesHandled} handled, ${sample ? sample.s : socket.framesSent} sent`],
+      ['Frames', `${sample ? sample.r : socket.framesReceived} received, ${sample ? sample.h : socket.framesHandled} handled, ${sample ? sample.s : socket.framesSent} sent`],
       ['Outbound queue', socket.outboundDepth],
       ['Groups', socket.groups && socket.groups.length ? socket.groups.join(', ') : null],
       ['Failing handler', socket.failingHandler ? `${socket.failingHandler.handler} since ${age(socket.failingHandler.since)}` : null],
