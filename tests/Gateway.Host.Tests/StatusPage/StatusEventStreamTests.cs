@@ -149,6 +149,34 @@ public sealed class StatusEventStreamTests : IDisposable
     }
 
     [Fact]
+    public async Task Tick_SubscriptionChangesWithoutATransition_RowSentAgainThenRatesWithItsMessages()
+    {
+        var status = AddSocket("a");
+        var subscription = new SubscriptionStatus("0", "/queue/a");
+        status.Subscriptions = [subscription];
+        using var stream = CreateStream();
+        using var client = stream.Connect();
+        await NextAsync(client);
+
+        subscription.SetSubscribed();
+        subscription.AddMessage(_time.GetUtcNow());
+        _time.Advance(StatusEventStream.RateInterval);
+
+        var (name, data) = await NextAsync(client);
+        Assert.Equal("changes", name);
+        Assert.Equal("Subscribed", data.GetProperty("sockets")[0].GetProperty("subscriptions")[0].GetProperty("state").GetString());
+        (name, data) = await NextAsync(client);
+        Assert.Equal("rates", name);
+        var messages = data.GetProperty("sockets")[0].GetProperty("m")[0];
+        Assert.Equal(1, messages[0].GetInt64());
+        Assert.Equal(_time.GetUtcNow().AddSeconds(-1).ToUnixTimeMilliseconds(), messages[1].GetInt64());
+
+        // Only messages since: no row again.
+        subscription.AddMessage(_time.GetUtcNow());
+        Assert.Equal(2, (await NextRatesAsync(client)).GetProperty("sockets")[0].GetProperty("m")[0][0].GetInt64());
+    }
+
+    [Fact]
     public async Task Tick_QueueDepth_ReadFromTheSocket()
     {
         var a = AddSocket("a");

@@ -103,7 +103,7 @@ public sealed partial class StatusPageBrowserTests(ChromiumFixture chromium) : I
     }
 
     [Fact]
-    public async Task Reconnect_WithoutKeyThenWithKey_AsksForTheKeyAndOnlyThenTheServerSeesAReconnect()
+    public async Task Actions_WithoutKeyThenWithKey_AskForTheKeyThenReconnectAndSendReachTheServer()
     {
         await using var upstream = await StartTickingUpstreamAsync();
         await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("feed", upstream.Url()).Set("Gateway:Api:Key", ApiKey));
@@ -132,8 +132,15 @@ public sealed partial class StatusPageBrowserTests(ChromiumFixture chromium) : I
         await Eventually.TrueAsync(() => upstream.ConnectionCount == 2, "the upstream sees the reconnect");
         await Assertions.Expect(row.Locator("td").Nth(12)).ToHaveTextAsync("1", new() { Timeout = 10_000 }); // reconnects
 
+        // Send: the test message goes to the upstream through the send endpoint.
+        await page.Locator("#test-message").FillAsync("hello from the page");
+        await row.Locator("button.send").ClickAsync();
+        await Assertions.Expect(page.Locator("#message")).ToContainTextAsync("feed: Sent");
+        await Eventually.TrueAsync(() => upstream.LastSession!.Received.Any(m => System.Text.Encoding.UTF8.GetString(m.Data) == "hello from the page"), "the upstream receives the test message");
+
         // The key went in a header only: not in any URL, not in storage, not left in the input.
         Assert.Contains(requests, r => r.StartsWith("POST", StringComparison.Ordinal) && r.EndsWith("/sockets/feed/reconnect", StringComparison.Ordinal));
+        Assert.Contains(requests, r => r.StartsWith("POST", StringComparison.Ordinal) && r.EndsWith("/sockets/feed/messages", StringComparison.Ordinal));
         Assert.DoesNotContain(requests, r => r.Contains(ApiKey, StringComparison.Ordinal));
         Assert.Equal(0, await page.EvaluateAsync<int>("() => localStorage.length + sessionStorage.length"));
         Assert.Equal(string.Empty, await page.Locator("#api-key").InputValueAsync());
