@@ -149,6 +149,34 @@ public sealed partial class StatusPageBrowserTests(ChromiumFixture chromium) : I
     }
 
     [Fact]
+    public async Task Expand_PhoenixTopicRefused_DetailsShowEachTopicWithItsStateErrorAndRejoin()
+    {
+        await using var server = new PhoenixServer
+        {
+            Topics = ["room:*"],
+            PresenceOnJoin = false,
+            Authorizer = (topic, _) => topic == "room:b" ? JoinDecision.Unauthorized : JoinDecision.Ok(),
+        };
+        await server.StartAsync();
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("p", server.Url(),
+            ("Protocol", "Phoenix"), ("Phoenix:Topics:0:Topic", "room:a"), ("Phoenix:Topics:1:Topic", "room:b"), ("Phoenix:RejoinAfter:0", "00:01:00")));
+        await using var browser = await OpenAsync(gateway);
+        var page = browser.Page;
+
+        await Row(page, "p").Locator("button.expand").ClickAsync();
+
+        var detail = page.Locator("tr.detail");
+        await Assertions.Expect(detail.Locator("h3").First).ToHaveTextAsync("Topics");
+        await Assertions.Expect(detail.Locator("tr", new() { HasText = "room:a" })).ToContainTextAsync("Joined", new() { Timeout = 10_000 });
+        var refused = detail.Locator("tr", new() { HasText = "room:b" });
+        await Assertions.Expect(refused).ToContainTextAsync("Rejoining", new() { Timeout = 10_000 });
+        await Assertions.Expect(refused).ToContainTextAsync("unauthorized");
+        await Assertions.Expect(refused).ToContainTextAsync(NextAttempt());
+        await browser.ScreenshotAsync("topics");
+        NoErrors(browser);
+    }
+
+    [Fact]
     public async Task Open_TwoThousandSockets_OnlyTheVisibleRowsAreInTheDomAndScrollingShowsTheLast()
     {
         const int count = 2000;
@@ -173,6 +201,9 @@ public sealed partial class StatusPageBrowserTests(ChromiumFixture chromium) : I
         Assert.Equal(0, await Row(page, "s00000").CountAsync());
         NoErrors(browser);
     }
+
+    [GeneratedRegex(@"in \d+ s")]
+    private static partial Regex NextAttempt();
 
     [GeneratedRegex(@"\bstate-ok\b")]
     private static partial Regex StateOk();
