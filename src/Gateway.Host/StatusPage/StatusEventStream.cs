@@ -11,7 +11,8 @@ namespace Gateway.Host.StatusPage;
 /// <summary>
 /// The live feed behind <c>/events</c>: a <c>snapshot</c> event to each client that joins, then
 /// <c>changes</c> events (rows whose state changed, names removed) as they happen, and one <c>rates</c>
-/// event a second for all sockets together (frames/s in and out, queue depth, drops, handler errors).
+/// event a second for all sockets together (frames/s in and out, queue depth, drops, handler errors;
+/// sockets at rest are left out once a rates event showed them at rest).
 /// </summary>
 /// <remarks>
 /// One pump task writes to every client, so each client sees its snapshot before any change after it.
@@ -206,6 +207,10 @@ internal sealed partial class StatusEventStream : IDisposable
     /// Samples every socket's counters: the rates since the last sample (when <paramref name="rates"/> is given),
     /// and the names whose subscriptions changed state (they change without a socket transition).
     /// </summary>
+    /// <remarks>
+    /// A socket at rest (nothing counted since the last sample, which already said so) is left out of
+    /// the rates event: the page keeps showing its last values, and 10k idle sockets cost nothing.
+    /// </remarks>
     private HashSet<string> TakeSamples(List<SocketRate>? rates)
     {
         var now = _time.GetTimestamp();
@@ -213,17 +218,18 @@ internal sealed partial class StatusEventStream : IDisposable
         var resend = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
         foreach (var status in _tracker.Statuses())
         {
-            var received = status.FramesReceived;
-            var sent = status.FramesSent;
-            var subscriptions = SubscriptionState(status);
+            var (subscriptions, messages) = SubscriptionState(status);
+            var counters = new Counters(status.FramesReceived, status.FramesHandled, status.FramesSent, status.QueueDepth(), status.FramesDropped, status.HandlerErrors, messages);
+            var atRest = false;
             if (_samples.TryGetValue(status, out var previous))
             {
-                if (rates is not null)
+                atRest = counters == previous.Counters;
+                if (rates is not null && !(atRest && previous.AtRest))
                 {
                     var seconds = _time.GetElapsedTime(previous.Timestamp, now).TotalSeconds;
-                    var rateIn = seconds > 0 ? (received - previous.Received) / seconds : 0;
-                    var rateOut = seconds > 0 ? (sent - previous.Sent) / seconds : 0;
-                    rates.Add(new SocketRate(status, rateIn, rateOut));
+                    var rateIn = seconds > 0 ? (counters.Received - previous.Counters.Received) / seconds : 0;
+                    var rateOut = seconds > 0 ? (counters.Sent - previous.Counters.Sent) / seconds : 0;
+                    rates.Add(new SocketRate(status, counters, rateIn, rateOut));
                 }
 
                 if (previous.Subscriptions != subscriptions)
@@ -233,10 +239,11 @@ internal sealed partial class StatusEventStream : IDisposable
             }
             else
             {
-                rates?.Add(new SocketRate(status, 0, 0));
+                rates?.Add(new SocketRate(status, counters, 0, 0));
             }
 
-            _samples[status] = new RateSample(now, received, sent, subscriptions, sweep);
+            // Only a sample that was sent can be at rest: the first one after a client joined always goes out.
+            _samples[status] = new RateSample(now, counters, subscriptions, sweep, atRest && rates is not null);
         }
 
         // Forget removed sockets.
@@ -251,23 +258,28 @@ internal sealed partial class StatusEventStream : IDisposable
         return resend;
     }
 
-    /// <summary>What of a socket's subscriptions changes without a transition: state, error, next attempt, renewals.</summary>
-    private static string? SubscriptionState(SocketStatus status)
+    /// <summary>
+    /// What of a socket's subscriptions changes without a transition (state, error, next attempt, renewals),
+    /// and their messages in all.
+    /// </summary>
+    private static (string? State, long Messages) SubscriptionState(SocketStatus status)
     {
         var subscriptions = status.Subscriptions;
         if (subscriptions.Count == 0)
         {
-            return null;
+            return (null, 0);
         }
 
         var builder = new StringBuilder();
+        long messages = 0;
         foreach (var subscription in subscriptions)
         {
             var s = subscription.Snapshot();
+            messages += s.MessagesReceived;
             builder.Append(s.State).Append('\u001f').Append(s.LastError).Append('\u001f').Append(s.NextAttemptAt?.UtcTicks).Append('\u001f').Append(s.Resubscribes).Append('\u001e');
         }
 
-        return builder.ToString();
+        return (builder.ToString(), messages);
     }
 
     private void Broadcast(byte[] message)
@@ -332,18 +344,18 @@ internal sealed partial class StatusEventStream : IDisposable
             writer.WriteStartObject();
             writer.WriteString("at", _time.GetUtcNow());
             writer.WriteStartArray("sockets");
-            foreach (var (status, rateIn, rateOut) in rates)
+            foreach (var (status, counters, rateIn, rateOut) in rates)
             {
                 writer.WriteStartObject();
                 writer.WriteString("n", status.Name);
                 writer.WriteNumber("i", Math.Round(rateIn, 1));
                 writer.WriteNumber("o", Math.Round(rateOut, 1));
-                writer.WriteNumber("q", status.QueueDepth());
-                writer.WriteNumber("d", status.FramesDropped);
-                writer.WriteNumber("e", status.HandlerErrors);
-                writer.WriteNumber("r", status.FramesReceived);
-                writer.WriteNumber("h", status.FramesHandled);
-                writer.WriteNumber("s", status.FramesSent);
+                writer.WriteNumber("q", counters.Queue);
+                writer.WriteNumber("d", counters.Dropped);
+                writer.WriteNumber("e", counters.Errors);
+                writer.WriteNumber("r", counters.Received);
+                writer.WriteNumber("h", counters.Handled);
+                writer.WriteNumber("s", counters.Sent);
                 if (status.Subscriptions.Count > 0)
                 {
                     // Per subscription, in order: messages received and when the last arrived (Unix ms, 0 if none).
@@ -406,7 +418,10 @@ internal sealed partial class StatusEventStream : IDisposable
         _stopping.Dispose();
     }
 
-    private readonly record struct RateSample(long Timestamp, long Received, long Sent, string? Subscriptions, long Sweep);
+    private readonly record struct Counters(long Received, long Handled, long Sent, int Queue, long Dropped, long Errors, long SubscriptionMessages);
 
-    private readonly record struct SocketRate(SocketStatus Status, double In, double Out);
+    /// <param name="AtRest">Nothing was counted in the interval before it, and a rates event said so.</param>
+    private readonly record struct RateSample(long Timestamp, Counters Counters, string? Subscriptions, long Sweep, bool AtRest);
+
+    private readonly record struct SocketRate(SocketStatus Status, Counters Counters, double In, double Out);
 }

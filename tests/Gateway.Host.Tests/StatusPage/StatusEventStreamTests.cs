@@ -29,6 +29,15 @@ public sealed class StatusEventStreamTests : IDisposable
         return status;
     }
 
+    /// <summary>A stream with one client that has read its snapshot.</summary>
+    private async Task<Watching> WatchAsync()
+    {
+        var stream = CreateStream();
+        var client = stream.Connect();
+        Assert.Equal("snapshot", (await NextAsync(client)).Event);
+        return new Watching(stream, client);
+    }
+
     private static async Task<(string Event, JsonElement Data)> NextAsync(StatusEventClient client)
     {
         using var timeout = new CancellationTokenSource(s_wait);
@@ -74,9 +83,8 @@ public sealed class StatusEventStreamTests : IDisposable
     public async Task StateChange_AfterSnapshot_ChangesEventCarriesTheNewRowAndTheDisconnectReason()
     {
         var status = AddSocket("a");
-        using var stream = CreateStream();
-        using var client = stream.Connect();
-        Assert.Equal("snapshot", (await NextAsync(client)).Event);
+        using var watching = await WatchAsync();
+        var client = watching.Client;
 
         status.RecordDisconnect(new DisconnectReason(System.Net.WebSockets.WebSocketCloseStatus.EndpointUnavailable, "restart", null, ClosedByGateway: false) { Kind = DisconnectKind.ServerClosed }, "server_closed", "server closed with 1001 'restart'", _time.GetUtcNow());
         status.TrySetState(SocketState.Waiting, _time.GetUtcNow(), 1);
@@ -103,9 +111,8 @@ public sealed class StatusEventStreamTests : IDisposable
     public async Task Remove_SocketRemoved_ChangesEventNamesItAsRemoved()
     {
         var status = AddSocket("a");
-        using var stream = CreateStream();
-        using var client = stream.Connect();
-        await NextAsync(client);
+        using var watching = await WatchAsync();
+        var client = watching.Client;
 
         _tracker.Remove(status);
 
@@ -120,9 +127,8 @@ public sealed class StatusEventStreamTests : IDisposable
     {
         var a = AddSocket("a");
         var b = AddSocket("b");
-        using var stream = CreateStream();
-        using var client = stream.Connect();
-        await NextAsync(client);
+        using var watching = await WatchAsync();
+        var client = watching.Client;
 
         for (var i = 0; i < 5; i++)
         {
@@ -154,9 +160,8 @@ public sealed class StatusEventStreamTests : IDisposable
         var status = AddSocket("a");
         var subscription = new SubscriptionStatus("0", "/queue/a");
         status.Subscriptions = [subscription];
-        using var stream = CreateStream();
-        using var client = stream.Connect();
-        await NextAsync(client);
+        using var watching = await WatchAsync();
+        var client = watching.Client;
 
         subscription.SetSubscribed();
         subscription.AddMessage(_time.GetUtcNow());
@@ -177,13 +182,29 @@ public sealed class StatusEventStreamTests : IDisposable
     }
 
     [Fact]
+    public async Task Tick_SocketAtRest_SentAtRestOnceThenLeftOutUntilItMovesAgain()
+    {
+        var a = AddSocket("a");
+        using var watching = await WatchAsync();
+        var client = watching.Client;
+        static string[] Names(JsonElement rates) => [.. rates.GetProperty("sockets").EnumerateArray().Select(s => s.GetProperty("n").GetString()!)];
+
+        Assert.Equal(["a"], Names(await NextRatesAsync(client))); // the first after joining has every socket
+        Assert.Empty(Names(await NextRatesAsync(client)));        // at rest, and the page knows it
+
+        a.AddReceived(1);
+        Assert.Equal(1, (await NextRatesAsync(client)).GetProperty("sockets")[0].GetProperty("i").GetDouble());
+        Assert.Equal(0, (await NextRatesAsync(client)).GetProperty("sockets")[0].GetProperty("i").GetDouble()); // back to 0, said once
+        Assert.Empty(Names(await NextRatesAsync(client)));
+    }
+
+    [Fact]
     public async Task Tick_QueueDepth_ReadFromTheSocket()
     {
         var a = AddSocket("a");
         a.QueueDepth = static () => 42;
-        using var stream = CreateStream();
-        using var client = stream.Connect();
-        await NextAsync(client);
+        using var watching = await WatchAsync();
+        var client = watching.Client;
 
         var rates = await NextRatesAsync(client);
 
@@ -245,5 +266,16 @@ public sealed class StatusEventStreamTests : IDisposable
 
         Assert.Equal(0, stream.ClientCount);
         Assert.True(client.IsClosed);
+    }
+
+    private sealed class Watching(StatusEventStream stream, StatusEventClient client) : IDisposable
+    {
+        public StatusEventClient Client { get; } = client;
+
+        public void Dispose()
+        {
+            Client.Dispose();
+            stream.Dispose();
+        }
     }
 }

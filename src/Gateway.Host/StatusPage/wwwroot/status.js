@@ -18,6 +18,8 @@
   let renderQueued = false;
   let clockSkew = 0;                // server time minus local time, ms
   let apiKey = null;                // in memory only
+  let snapshotSeen = false;
+  let ratesSeen = false;            // a socket left out of rates events is at rest: 0 frames/s
   let lastChildren = [];
 
   const $ = id => document.getElementById(id);
@@ -169,8 +171,8 @@
       if (cls === 'state-ok') ready++;
       else if (cls === 'state-down') down++;
     }
-    $('summary').textContent = `${sockets.size} socket${sockets.size === 1 ? '' : 's'}: ${ready} ready, ${down} down`;
-    $('empty').hidden = sockets.size !== 0;
+    $('summary').textContent = snapshotSeen ? `${sockets.size} socket${sockets.size === 1 ? '' : 's'}: ${ready} ready, ${down} down` : 'loading…';
+    $('empty').hidden = !snapshotSeen || sockets.size !== 0;
   }
 
   // --- rows -------------------------------------------------------------------------------------
@@ -235,8 +237,8 @@
     text(c[4], socket.protocol);
     text(c[5], socket.url);
     c[5].title = socket.url || '';
-    text(c[6], sample ? rate(sample.i) : '');
-    text(c[7], sample ? rate(sample.o) : '');
+    text(c[6], rate(sample ? sample.i : ratesSeen ? 0 : undefined));
+    text(c[7], rate(sample ? sample.o : ratesSeen ? 0 : undefined));
     text(c[8], sample ? sample.q : socket.queueDepth);
     text(c[9], sample ? sample.d : socket.framesDropped);
     text(c[10], sample ? sample.e : socket.handlerErrors);
@@ -324,6 +326,8 @@
   function onSnapshot(data) {
     sockets.clear();
     rates.clear();
+    ratesSeen = false;
+    snapshotSeen = true;
     for (const socket of data.sockets) sockets.set(socket.name, socket);
     for (const name of [...expanded]) if (!sockets.has(name)) expanded.delete(name);
     sortNames();
@@ -347,6 +351,7 @@
   }
 
   function onRates(data) {
+    ratesSeen = true;
     for (const sample of data.sockets) rates.set(sample.n, sample);
     queueRender();
   }
