@@ -13,7 +13,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 
     // A ring: the next slot to write is _recentCount % capacity.
     private readonly DisconnectRecord[] _recent = new DisconnectRecord[RecentDisconnectCapacity];
-    private int _recentCount;
+    private long _recentCount;
     private SocketState _state = SocketState.Starting;
     private DateTimeOffset _since;
     private int _attempt;
@@ -132,7 +132,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     {
         lock (_lock)
         {
-            _recent[_recentCount++ % RecentDisconnectCapacity] = new DisconnectRecord(now, label, description, (int?)reason.CloseStatus, Sockets.SocketConnection.ClosedBy(reason));
+            _recent[(int)(_recentCount++ % RecentDisconnectCapacity)] = new DisconnectRecord(now, label, description, (int?)reason.CloseStatus, Sockets.SocketConnection.ClosedBy(reason));
             _lastCloseStatus = (int?)reason.CloseStatus;
             _lastCloseDescription = reason.CloseDescription;
             _lastDisconnect = description;
@@ -214,7 +214,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     /// <summary>The latest disconnects, newest first; null when there was none. Called under the lock.</summary>
     private DisconnectRecord[]? RecentDisconnects()
     {
-        var count = Math.Min(_recentCount, RecentDisconnectCapacity);
+        var count = (int)Math.Min(_recentCount, RecentDisconnectCapacity);
         if (count == 0)
         {
             return null;
@@ -223,7 +223,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
         var recent = new DisconnectRecord[count];
         for (var i = 0; i < count; i++)
         {
-            recent[i] = _recent[(_recentCount - 1 - i) % RecentDisconnectCapacity];
+            recent[i] = _recent[(int)((_recentCount - 1 - i) % RecentDisconnectCapacity)];
         }
 
         return recent;
