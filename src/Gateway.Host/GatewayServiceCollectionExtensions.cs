@@ -43,6 +43,7 @@ internal static class GatewayServiceCollectionExtensions
         services.AddKeyedSingleton<IProtocol, Gateway.Host.Protocols.Stomp.StompProtocol>(SocketProtocol.Stomp);
         services.AddKeyedSingleton<IProtocol, Gateway.Host.Protocols.Phoenix.PhoenixProtocol>(SocketProtocol.Phoenix);
         services.AddSingleton<SocketHealthTracker>();
+        services.AddSingleton<Gateway.Host.StatusPage.StatusEventStream>();
         services.AddSingleton<GatewayMetrics>();
 
         // Registration order is start order: metrics listen before the first socket connects.

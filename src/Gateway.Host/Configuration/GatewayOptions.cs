@@ -11,6 +11,8 @@ internal sealed class GatewayOptions
 
     public ApiOptions Api { get; } = new();
 
+    public StatusPageOptions StatusPage { get; } = new();
+
     /// <summary>Problems found while binding (unknown keys, unconvertible values), each naming its key.</summary>
     public List<string> BindErrors { get; } = [];
 }

@@ -20,7 +20,7 @@ namespace Gateway.Host.Configuration;
 /// </remarks>
 internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfigureOptions<GatewayOptions>
 {
-    private static readonly string[] s_topLevelKeys = ["Sockets", "Defaults", "Handlers", "ShutdownTimeout", "Api"];
+    private static readonly string[] s_topLevelKeys = ["Sockets", "Defaults", "Handlers", "ShutdownTimeout", "Api", "StatusPage"];
 
     public void Configure(GatewayOptions options)
     {
@@ -41,6 +41,7 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
         }
 
         Bind(section.GetSection("Api"), options.Api, errors);
+        Bind(section.GetSection("StatusPage"), options.StatusPage, errors);
 
         var defaults = section.GetSection("Defaults");
         foreach (var socketSection in section.GetSection("Sockets").GetChildren())

@@ -1,4 +1,5 @@
 using Gateway.Host.Endpoints;
+using Gateway.Host.StatusPage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Routing;
@@ -16,6 +17,7 @@ internal static class GatewayEndpointRouteBuilderExtensions
         endpoints.MapPrometheusScrapingEndpoint("/metrics");
         endpoints.Map(DemoFeedEndpoint.Path, DemoFeedEndpoint.HandleAsync);
         endpoints.MapSocketApi();
+        endpoints.MapStatusPage();
         return endpoints;
     }
 }

@@ -7,10 +7,29 @@ internal sealed class SocketHealthTracker
 {
     private readonly ConcurrentDictionary<string, SocketStatus> _sockets = new(StringComparer.OrdinalIgnoreCase);
 
-    public void Add(SocketStatus status) => _sockets[status.Name] = status;
+    /// <summary>A socket was added or replaced, or its state changed (from the worker's thread; must not block).</summary>
+    public event Action<SocketStatus>? Changed;
+
+    /// <summary>A socket was removed (and not replaced by a newer status of the same name).</summary>
+    public event Action<SocketStatus>? Removed;
+
+    public void Add(SocketStatus status)
+    {
+        status.Changed = OnChanged;
+        _sockets[status.Name] = status;
+        Changed?.Invoke(status);
+    }
 
     /// <summary>Removes <paramref name="status"/> unless a newer status for the same name replaced it.</summary>
-    public void Remove(SocketStatus status) => _sockets.TryRemove(new KeyValuePair<string, SocketStatus>(status.Name, status));
+    public void Remove(SocketStatus status)
+    {
+        if (_sockets.TryRemove(new KeyValuePair<string, SocketStatus>(status.Name, status)))
+        {
+            Removed?.Invoke(status);
+        }
+    }
+
+    private void OnChanged(SocketStatus status) => Changed?.Invoke(status);
 
     public bool TryGet(string name, out SocketStatus status) => _sockets.TryGetValue(name, out status!);
 

@@ -6,7 +6,14 @@ namespace Gateway.Host.Health;
 /// </summary>
 internal sealed class SocketStatus(string name, string protocol, bool required, string displayUrl)
 {
+    /// <summary>How many of the latest disconnects are kept (newest first in the snapshot).</summary>
+    public const int RecentDisconnectCapacity = 5;
+
     private readonly Lock _lock = new();
+
+    // A ring: the next slot to write is _recentCount % capacity.
+    private readonly DisconnectRecord[] _recent = new DisconnectRecord[RecentDisconnectCapacity];
+    private long _recentCount;
     private SocketState _state = SocketState.Starting;
     private DateTimeOffset _since;
     private int _attempt;
@@ -71,13 +78,20 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 
     public long HandlerErrors => Volatile.Read(ref _handlerErrors);
 
+    /// <summary>
+    /// Told, outside the lock and on the worker's thread, of each state change, connection and
+    /// disconnect (the status page's live updates); set by <see cref="SocketHealthTracker.Add"/>. Must not block.
+    /// </summary>
+    public Action<SocketStatus>? Changed { get; set; }
+
     /// <summary>Moves to <paramref name="state"/>; returns false if already there.</summary>
     /// <summary>Moves to <paramref name="state"/>; true when the state or its detail changed.</summary>
     public bool TrySetState(SocketState state, DateTimeOffset now, int attempt, string? detail = null)
     {
+        bool changed;
         lock (_lock)
         {
-            var changed = _state != state || _stateDetail != detail;
+            changed = _state != state || _stateDetail != detail;
             if (_state != state)
             {
                 _state = state;
@@ -86,8 +100,14 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 
             _stateDetail = detail;
             _attempt = attempt;
-            return changed;
         }
+
+        if (changed)
+        {
+            Changed?.Invoke(this);
+        }
+
+        return changed;
     }
 
     /// <summary>A connection became Ready: the last error is cleared, and a reconnect counted.</summary>
@@ -103,13 +123,16 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
                 _reconnects++;
             }
         }
+
+        Changed?.Invoke(this);
     }
 
     /// <summary>How the last connection ended; an end the gateway or the server did not choose is also the last error.</summary>
-    public void RecordDisconnect(DisconnectReason reason, string label, string description)
+    public void RecordDisconnect(DisconnectReason reason, string label, string description, DateTimeOffset now)
     {
         lock (_lock)
         {
+            _recent[(int)(_recentCount++ % RecentDisconnectCapacity)] = new DisconnectRecord(now, label, description, (int?)reason.CloseStatus, Sockets.SocketConnection.ClosedBy(reason));
             _lastCloseStatus = (int?)reason.CloseStatus;
             _lastCloseDescription = reason.CloseDescription;
             _lastDisconnect = description;
@@ -121,6 +144,8 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
                 _lastHttpStatus = null;
             }
         }
+
+        Changed?.Invoke(this);
     }
 
     public void RecordError(string error, int? httpStatus)
@@ -182,8 +207,26 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
                 Name, _state, _stateDetail, _since, Protocol, Transport, Required, Url, _attempt, _reconnects, _lastConnectedAt,
                 _lastCloseStatus, _lastCloseDescription, _lastDisconnect, _lastDisconnectReason, _lastClosedBy, _lastError, _lastHttpStatus,
                 FramesReceived, FramesHandled, FramesSent, QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups,
-                Volatile.Read(ref _failing), Subscriptions.Count == 0 ? null : [.. Subscriptions.Select(s => s.Snapshot())]);
+                Volatile.Read(ref _failing), Subscriptions.Count == 0 ? null : [.. Subscriptions.Select(s => s.Snapshot())], RecentDisconnects());
         }
+    }
+
+    /// <summary>The latest disconnects, newest first; null when there was none. Called under the lock.</summary>
+    private DisconnectRecord[]? RecentDisconnects()
+    {
+        var count = (int)Math.Min(_recentCount, RecentDisconnectCapacity);
+        if (count == 0)
+        {
+            return null;
+        }
+
+        var recent = new DisconnectRecord[count];
+        for (var i = 0; i < count; i++)
+        {
+            recent[i] = _recent[(int)((_recentCount - 1 - i) % RecentDisconnectCapacity)];
+        }
+
+        return recent;
     }
 }
 
@@ -216,7 +259,11 @@ internal sealed record SocketStatusSnapshot(
     int OutboundDepth,
     IReadOnlyList<string> Groups,
     FailingHandler? FailingHandler,
-    IReadOnlyList<SubscriptionSnapshot>? Subscriptions = null);
+    IReadOnlyList<SubscriptionSnapshot>? Subscriptions = null,
+    IReadOnlyList<DisconnectRecord>? RecentDisconnects = null);
+
+/// <summary>One ended connection: when, the <c>gateway_reason</c> label, in words, the close code, and who closed.</summary>
+internal sealed record DisconnectRecord(DateTimeOffset At, string Reason, string Description, int? CloseStatus, string ClosedBy);
 
 /// <summary>Every frame since <paramref name="Since"/> failed in some handler; the first one to fail was <paramref name="Handler"/>.</summary>
 internal sealed record FailingHandler(string Handler, DateTimeOffset Since);

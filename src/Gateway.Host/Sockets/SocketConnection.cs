@@ -368,7 +368,7 @@ internal sealed partial class SocketConnection
         var label = Disconnects.Label(reason.Kind);
         var description = Disconnects.Describe(reason);
         _metrics.ConnectionClosed(Name, Status.Protocol, label);
-        Status.RecordDisconnect(reason, label, description);
+        Status.RecordDisconnect(reason, label, description, _time.GetUtcNow());
         if (ShouldLogCycle())
         {
             Log.Disconnected(_logger, Name, connection.Number, description, label, (int?)reason.CloseStatus, ClosedBy(reason));

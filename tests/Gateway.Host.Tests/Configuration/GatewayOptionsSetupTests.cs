@@ -380,7 +380,7 @@ public sealed class GatewayOptionsSetupTests
         var options = Bind(("Gateway:Socket:a:Url", "ws://h/"));
 
         Assert.Equal(
-            "Gateway:Socket: unknown key (known: Sockets, Defaults, Handlers, ShutdownTimeout, Api)",
+            "Gateway:Socket: unknown key (known: Sockets, Defaults, Handlers, ShutdownTimeout, Api, StatusPage)",
             Assert.Single(options.BindErrors));
         Assert.Empty(options.Sockets);
     }
@@ -606,5 +606,27 @@ public sealed class GatewayOptionsSetupTests
         var configuration = new ConfigurationBuilder().AddJsonStream(new MemoryStream(Encoding.UTF8.GetBytes(json))).Build();
 
         Assert.Empty(Bind(configuration).BindErrors);
+    }
+
+    [Fact]
+    public void Configure_StatusPageUnset_Enabled()
+        => Assert.True(Bind(("Gateway:Sockets:a:Url", "ws://h/")).StatusPage.Enabled);
+
+    [Fact]
+    public void Configure_StatusPageEnabledFalse_Disabled()
+    {
+        var options = Bind(("Gateway:StatusPage:Enabled", "false"));
+
+        Assert.Empty(options.BindErrors);
+        Assert.False(options.StatusPage.Enabled);
+    }
+
+    [Fact]
+    public void Configure_StatusPageEnabledNotABoolean_ErrorNamesTheKey()
+    {
+        var options = Bind(("Gateway:StatusPage:Enabled", "maybe"), ("Gateway:StatusPage:Colour", "red"));
+
+        Assert.Contains(options.BindErrors, e => e.StartsWith("Gateway:StatusPage:Enabled:", StringComparison.Ordinal));
+        Assert.Contains(options.BindErrors, e => e.StartsWith("Gateway:StatusPage:Colour: unknown key", StringComparison.Ordinal));
     }
 }
