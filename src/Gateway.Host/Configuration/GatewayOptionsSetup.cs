@@ -20,7 +20,7 @@ namespace Gateway.Host.Configuration;
 /// </remarks>
 internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfigureOptions<GatewayOptions>
 {
-    private static readonly string[] s_topLevelKeys = ["Sockets", "Defaults", "Handlers", "ShutdownTimeout", "Api"];
+    private static readonly string[] s_topLevelKeys = ["Sockets", "Defaults", "Handlers", "ShutdownTimeout", "Api", "Plugins"];
 
     public void Configure(GatewayOptions options)
     {
