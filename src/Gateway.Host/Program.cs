@@ -21,7 +21,7 @@ catch (InvalidDataException ex)
 
 try
 {
-    // The same public entry points an application that embeds the gateway uses (docs/api.md#embedding).
+    // The same public entry points an application that embeds the gateway uses (docs/api.md#embedding-the-gateway).
     builder.Services.AddGatewaySerilog(builder.Configuration, builder.Environment);
     builder.Services.AddGateway(builder.Configuration);
 

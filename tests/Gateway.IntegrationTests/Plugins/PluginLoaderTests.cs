@@ -7,6 +7,7 @@ using Gateway.Testing;
 namespace Gateway.IntegrationTests.Plugins;
 
 /// <summary>The real gateway process with a plug-in directory: <c>samples/DigestPlugin</c>'s publish output, copied into it.</summary>
+[Collection(nameof(Samples.SampleBuilds))]
 public sealed class PluginLoaderTests(DigestPluginFixture plugin) : IClassFixture<DigestPluginFixture>
 {
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);

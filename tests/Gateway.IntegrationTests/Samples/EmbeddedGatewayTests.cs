@@ -5,6 +5,7 @@ using Gateway.Testing;
 namespace Gateway.IntegrationTests.Samples;
 
 /// <summary><c>samples/EmbeddedGateway</c>: an application of its own hosting the gateway (<c>AddGateway</c>, <c>MapGateway</c>) with its own handler, as a real process.</summary>
+[Collection(nameof(SampleBuilds))]
 public sealed class EmbeddedGatewayTests
 {
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);

@@ -5,8 +5,10 @@ using System.Text;
 namespace Gateway.IntegrationTests.Samples;
 
 /// <summary>
-/// The projects under <c>samples/</c>, published with the real <c>dotnet</c> CLI. The test project
-/// builds them first (a <c>ProjectReference</c> that references no output), so publishing only copies.
+/// The projects under <c>samples/</c>, published with the real <c>dotnet</c> CLI. They are in
+/// Gateway.sln, so after its build publishing finds them up to date and only copies. (Not referenced
+/// by the test project: even a reference without its assembly would copy a sample's
+/// <c>appsettings.json</c> over the gateway's in the test output.)
 /// </summary>
 internal static class SampleProject
 {
@@ -18,9 +20,9 @@ internal static class SampleProject
     /// <summary>The project file of <c>samples/&lt;name&gt;/&lt;name&gt;.csproj</c>.</summary>
     public static string Path(string name) => System.IO.Path.Combine(RepositoryRoot(), "samples", name, name + ".csproj");
 
-    /// <summary><c>dotnet publish</c> of the already built sample into <paramref name="output"/>.</summary>
+    /// <summary><c>dotnet publish</c> of the sample into <paramref name="output"/>, built in this test assembly's configuration (incrementally: usually up to date).</summary>
     public static Task PublishAsync(string name, string output)
-        => DotnetAsync(["publish", Path(name), "-c", Configuration, "--no-build", "--no-restore", "-o", output]);
+        => DotnetAsync(["publish", Path(name), "-c", Configuration, "-o", output]);
 
     /// <summary>Runs the <c>dotnet</c> CLI; fails with its output when it exits non-zero.</summary>
     public static async Task DotnetAsync(IReadOnlyList<string> arguments)
