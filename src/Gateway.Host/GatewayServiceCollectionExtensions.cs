@@ -69,7 +69,7 @@ public static class GatewayServiceCollectionExtensions
             .AddOutboundEncoder<JsonOutboundEncoder>(JsonOutboundEncoder.Name);
         services.AddSingleton<ISinkHealth>(static sp => sp.GetRequiredService<RedisStreamSink>());
         services.AddSingleton<ISinkHealth>(sp => sp.GetRequiredService<RabbitMqSink>());
-        services.AddSinkInstances(configuration);
+        services.AddSinkInstances(configuration, names);
 
         // Registration order is start order: metrics listen before the first socket connects, and plug-ins are logged before either.
         var application = new GatewayBuilder(services, names, "the application");

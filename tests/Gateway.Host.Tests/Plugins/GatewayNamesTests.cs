@@ -42,6 +42,17 @@ public sealed class GatewayNamesTests
         gateway.AddFrameHandler<NoOpHandler>("mine").AddConnectHook<NoOpHook>("file");
     }
 
+    [Fact]
+    public void AddGateway_ApplicationRegistersAConfiguredSinksName_ThrowsNamingTheSinksSection()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection([new("Gateway:Handlers:orders:Type", "rabbitmq")]).Build();
+        var gateway = new ServiceCollection().AddGateway(configuration);
+
+        var error = Assert.Throws<InvalidOperationException>(() => gateway.AddFrameHandler<NoOpHandler>("orders"));
+
+        Assert.Equal("the frame handler name 'orders' is already registered by the rabbitmq sink configured at Gateway:Handlers:orders", error.Message);
+    }
+
     private sealed class NoOpHandler : IFrameHandler
     {
         public ValueTask HandleAsync(Frame frame, CancellationToken cancellationToken) => ValueTask.CompletedTask;
