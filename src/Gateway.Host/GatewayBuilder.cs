@@ -1,4 +1,3 @@
-using Gateway.Host.Plugins;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Host;

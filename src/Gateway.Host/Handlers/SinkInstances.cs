@@ -1,6 +1,5 @@
 using Gateway.Host.Configuration;
 using Gateway.Host.Health;
-using Gateway.Host.Plugins;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;

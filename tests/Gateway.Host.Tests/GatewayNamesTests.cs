@@ -1,8 +1,7 @@
-using Gateway.Host.Plugins;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Gateway.Host.Tests.Plugins;
+namespace Gateway.Host.Tests;
 
 public sealed class GatewayNamesTests
 {

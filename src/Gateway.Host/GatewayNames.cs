@@ -1,4 +1,4 @@
-namespace Gateway.Host.Plugins;
+namespace Gateway.Host;
 
 /// <summary>Who registered which handler, encoder and connect hook name: each name once per kind, across the gateway, the application and every plug-in.</summary>
 internal sealed class GatewayNames
