@@ -36,6 +36,10 @@ VOLUME /data
 
 COPY --from=build /app ./
 
+# Plug-ins (docs/plugins.md): one folder each under /app/plugins (Gateway:Plugins:Directory's default,
+# plugins/ beside the app), read-only. COPY them in from a derived image, or mount them there.
+RUN mkdir -p /app/plugins
+
 USER app
 EXPOSE 8080
 # No HEALTHCHECK: the image has no curl/wget. Probe GET /health/live and /health/ready from the

@@ -65,8 +65,7 @@ internal sealed class GatewayHost : IAsyncDisposable
             .SetMinimumLevel(LogLevel.Warning);
         var counter = new FrameCounter();
         builder.Services.AddSingleton(counter);
-        builder.Services.AddGateway(builder.Configuration);
-        builder.Services.AddFrameHandler<NoopHandler>(NoopHandler.Name);
+        builder.Services.AddGateway(builder.Configuration).AddFrameHandler<NoopHandler>(NoopHandler.Name);
         builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
         var host = builder.Build();
         try

@@ -1,8 +1,10 @@
 using Gateway;
+using Gateway.Host;
 using Gateway.Host.Configuration;
 using Gateway.Host.Handlers;
 using Gateway.Host.Health;
 using Gateway.Host.Metrics;
+using Gateway.Host.Plugins;
 using Gateway.Host.Protocols;
 using Gateway.Host.Protocols.Raw;
 using Gateway.Host.Sockets;
@@ -10,6 +12,7 @@ using Gateway.Host.Transport;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -17,10 +20,21 @@ using OpenTelemetry.Trace;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
-/// <summary>The single wiring entry point of the gateway.</summary>
-internal static class GatewayServiceCollectionExtensions
+/// <summary>Adds the gateway to an application's services: the single wiring entry point, used by the gateway's own <c>Program</c> too.</summary>
+public static class GatewayServiceCollectionExtensions
 {
-    public static IServiceCollection AddGateway(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>
+    /// Adds the gateway's services, configured from the <c>Gateway</c> section of <paramref name="configuration"/>,
+    /// its built-in handlers, and the plug-ins of <c>Gateway:Plugins:Directory</c>.
+    /// </summary>
+    /// <remarks>
+    /// Map its endpoints with <c>app.MapGateway()</c> (after <c>app.UseWebSockets()</c>, for the demo feed).
+    /// Invalid plug-ins fail here, with one message naming each plug-in's assembly and the reason.
+    /// </remarks>
+    /// <param name="services">The application's services.</param>
+    /// <param name="configuration">The application's configuration: the <c>Gateway</c> section and, for OTLP export, <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>.</param>
+    /// <returns>A builder to register the application's own frame handlers, outbound encoders and connect hooks by name.</returns>
+    public static IGatewayBuilder AddGateway(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
@@ -46,21 +60,29 @@ internal static class GatewayServiceCollectionExtensions
         services.AddSingleton<Gateway.Host.StatusPage.StatusEventStream>();
         services.AddSingleton<GatewayMetrics>();
 
-        // Registration order is start order: metrics listen before the first socket connects.
+        // Built-in names first: a plug-in cannot take them.
+        var names = new GatewayNames();
+        new GatewayBuilder(services, names, "the gateway")
+            .AddFrameHandler<LoggingFrameHandler>(LoggingFrameHandler.Name)
+            .AddFrameHandler<FileFrameHandler>(FileFrameHandler.Name)
+            .AddFrameHandler<RedisStreamSink>(RedisStreamSink.HandlerName)
+            .AddFrameHandler<RabbitMqSink>(RabbitMqSink.Name)
+            .AddOutboundEncoder<JsonOutboundEncoder>(JsonOutboundEncoder.Name);
+        services.AddSingleton<ISinkHealth>(static sp => sp.GetRequiredService<RedisStreamSink>());
+        services.AddSingleton<ISinkHealth>(sp => sp.GetRequiredService<RabbitMqSink>());
+        services.AddSinkInstances(configuration, names);
+
+        // Registration order is start order: metrics listen before the first socket connects, and plug-ins are logged before either.
+        var application = new GatewayBuilder(services, names, "the application");
+        var pluginDirectory = PluginLoader.ResolveDirectory(configuration, out var configured);
+        var plugins = PluginLoader.LoadAll(pluginDirectory, configured, application);
+        services.AddSingleton(sp => new PluginCatalog(pluginDirectory, plugins, sp.GetRequiredService<ILogger<PluginCatalog>>()));
+        services.AddHostedService(sp => sp.GetRequiredService<PluginCatalog>());
         services.AddGatewayTelemetry(configuration);
         services.AddSingleton<SocketSupervisor>();
         services.AddSingleton<ISocketDirectory>(sp => sp.GetRequiredService<SocketSupervisor>());
         services.AddHostedService(sp => sp.GetRequiredService<SocketSupervisor>());
         services.AddSingleton<ISocketSender, SocketSender>();
-
-        services.AddFrameHandler<LoggingFrameHandler>(LoggingFrameHandler.Name);
-        services.AddFrameHandler<FileFrameHandler>(FileFrameHandler.Name);
-        services.AddFrameHandler<RedisStreamSink>(RedisStreamSink.HandlerName);
-        services.AddSingleton<ISinkHealth>(static sp => sp.GetRequiredService<RedisStreamSink>());
-        services.AddFrameHandler<RabbitMqSink>(RabbitMqSink.Name);
-        services.AddSingleton<ISinkHealth>(sp => sp.GetRequiredService<RabbitMqSink>());
-        services.AddSinkInstances(configuration);
-        services.AddOutboundEncoder<JsonOutboundEncoder>(JsonOutboundEncoder.Name);
 
         services.AddHealthChecks().AddCheck<SocketHealthCheck>(SocketHealthCheck.Name, tags: ["ready"]).AddCheck<SinkHealthCheck>(SinkHealthCheck.Name, tags: ["ready"]);
 
@@ -73,7 +95,7 @@ internal static class GatewayServiceCollectionExtensions
                 host.ShutdownTimeout = budget;
             }
         });
-        return services;
+        return application;
     }
 
     /// <summary>Health probes and metric scrapes: frequent, uninteresting requests that are neither traced nor logged at Information.</summary>

@@ -19,21 +19,22 @@ catch (InvalidDataException ex)
     return 1;
 }
 
-builder.Services.AddGatewaySerilog(builder.Configuration, builder.Environment);
-builder.Services.AddGateway(builder.Configuration);
-
-var app = builder.Build();
-app.UseGatewayRequestLogging();
-app.UseWebSockets();
-app.MapGatewayEndpoints();
 try
 {
+    // The same public entry points an application that embeds the gateway uses (docs/api.md#embedding-the-gateway).
+    builder.Services.AddGatewaySerilog(builder.Configuration, builder.Environment);
+    builder.Services.AddGateway(builder.Configuration);
+
+    var app = builder.Build();
+    app.UseGatewayRequestLogging();
+    app.UseWebSockets();
+    app.MapGateway();
     await app.RunAsync();
     return 0;
 }
 catch (GatewayConfigurationException ex)
 {
-    // Each problem was logged already; repeat them plainly, without a stack trace, and fail.
+    // Each problem was logged already (a plug-in's, found before logging started, only here); repeat them plainly, without a stack trace, and fail.
     await Console.Error.WriteLineAsync(ex.Message);
     return 1;
 }

@@ -32,7 +32,8 @@ internal sealed class GatewayProcess : IAsyncDisposable
 
     /// <param name="environment">Variables; <c>{dir}</c> in a value is the process's working directory.</param>
     /// <param name="files">Files to write into the working directory first (e.g. an <c>appsettings.json</c>, which the gateway then uses).</param>
-    public static GatewayProcess Start(Dictionary<string, string> environment, Dictionary<string, string>? files = null)
+    /// <param name="entryAssembly">The application to run: by default the gateway (Gateway.Host.dll next to the tests); e.g. a sample that embeds it.</param>
+    public static GatewayProcess Start(Dictionary<string, string> environment, Dictionary<string, string>? files = null, string? entryAssembly = null)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("gateway-process-");
         foreach (var (name, content) in files ?? [])
@@ -41,7 +42,7 @@ internal sealed class GatewayProcess : IAsyncDisposable
         }
 
         var port = FreePort();
-        var info = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "Gateway.Host.dll")])
+        var info = new ProcessStartInfo("dotnet", [entryAssembly ?? Path.Combine(AppContext.BaseDirectory, "Gateway.Host.dll")])
         {
             WorkingDirectory = directory.FullName,
             RedirectStandardOutput = true,
@@ -62,6 +63,22 @@ internal sealed class GatewayProcess : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return gateway;
+    }
+
+    /// <summary>Starts the process and waits until it exits by itself (a startup error).</summary>
+    public static async Task<GatewayProcess> RunToExitAsync(Dictionary<string, string> environment, TimeSpan timeout)
+    {
+        var gateway = Start(environment);
+        try
+        {
+            await gateway.WaitForExitAsync(timeout);
+            return gateway;
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
     }
 
     public string File(string name) => Path.Combine(Directory.FullName, name);

@@ -15,7 +15,7 @@ using Microsoft.Extensions.Logging.Testing;
 namespace Gateway.Testing;
 
 /// <summary>
-/// The gateway's real wiring (<c>AddGateway</c>, <c>MapGatewayEndpoints</c>) on Kestrel at 127.0.0.1:0,
+/// The gateway's real wiring (<c>AddGateway</c>, <c>MapGateway</c>) on Kestrel at 127.0.0.1:0,
 /// with a replaceable in-memory configuration, in-memory logs (<see cref="FakeLogCollector"/>) and the test handlers registered.
 /// </summary>
 /// <remarks>
@@ -93,7 +93,7 @@ public sealed class GatewayTestHost : IAsyncDisposable
         configureServices?.Invoke(builder.Services);
         var app = builder.Build();
         app.UseWebSockets();
-        app.MapGatewayEndpoints();
+        app.MapGateway();
         return new GatewayTestHost(app, source);
     }
 

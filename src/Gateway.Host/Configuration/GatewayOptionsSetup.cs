@@ -20,7 +20,7 @@ namespace Gateway.Host.Configuration;
 /// </remarks>
 internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfigureOptions<GatewayOptions>
 {
-    private static readonly string[] s_topLevelKeys = ["Sockets", "Defaults", "Handlers", "ShutdownTimeout", "Api", "StatusPage"];
+    private static readonly string[] s_topLevelKeys = ["Sockets", "Defaults", "Handlers", "ShutdownTimeout", "Api", "StatusPage", "Plugins"];
 
     public void Configure(GatewayOptions options)
     {

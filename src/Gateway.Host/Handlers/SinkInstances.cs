@@ -19,8 +19,11 @@ internal static class SinkInstances
     public const string TypeKey = "Type";
     private const string HandlersSection = "Gateway:Handlers";
 
-    /// <summary>Registers each declared instance; what cannot be registered becomes a startup error (<see cref="Errors"/>).</summary>
-    public static IServiceCollection AddSinkInstances(this IServiceCollection services, IConfiguration configuration)
+    /// <summary>
+    /// Registers each declared instance, claiming its name in <paramref name="names"/> (so that a plug-in
+    /// cannot take it); what cannot be registered becomes a startup error (<see cref="Errors"/>).
+    /// </summary>
+    public static IServiceCollection AddSinkInstances(this IServiceCollection services, IConfiguration configuration, GatewayNames names)
     {
         var errors = new List<string>();
         foreach (var section in configuration.GetSection(HandlersSection).GetChildren())
@@ -55,6 +58,7 @@ internal static class SinkInstances
                     continue;
             }
 
+            names.Claim(GatewayNames.FrameHandler, name, $"the {type} sink configured at {section.Path}");
             services.AddSingleton<ISinkHealth>(sp => (ISinkHealth)sp.GetRequiredKeyedService<IFrameHandler>(name));
         }
 

@@ -58,7 +58,7 @@ public sealed class ManifestTests
             .AddJsonFile(Path.Combine(s_root, "appsettings.json"))
             .AddInMemoryCollection(settings)
             .Build();
-        using var provider = new Microsoft.Extensions.DependencyInjection.ServiceCollection().AddLogging().AddGateway(configuration).BuildServiceProvider();
+        using var provider = new Microsoft.Extensions.DependencyInjection.ServiceCollection().AddLogging().AddGateway(configuration).Services.BuildServiceProvider();
 
         var options = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Microsoft.Extensions.Options.IOptions<Gateway.Host.Configuration.GatewayOptions>>(provider).Value;
         var validator = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Gateway.Host.Configuration.GatewayOptionsValidator>(provider);

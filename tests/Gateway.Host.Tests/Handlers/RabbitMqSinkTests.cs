@@ -123,7 +123,7 @@ public sealed class RabbitMqSinkTests
             ["Gateway:Handlers:rabbitmq:MaxRetryDelay"] = "00:00:02",
             ["Gateway:Handlers:rabbitmq:ConfirmTimeout"] = "00:00:10",
         }).Build();
-        using var provider = new ServiceCollection().AddLogging().AddGateway(configuration).BuildServiceProvider();
+        using var provider = new ServiceCollection().AddLogging().AddGateway(configuration).Services.BuildServiceProvider();
 
         var options = provider.GetRequiredService<IOptions<RabbitMqSinkOptions>>().Value;
 

@@ -168,7 +168,7 @@ public sealed class RedisStreamSinkTests
             ["Gateway:Handlers:redis-stream:MaxLength"] = "0",
             ["Gateway:Handlers:redis-stream:MaxRetryDelay"] = "00:00:02",
         }).Build();
-        using var provider = new ServiceCollection().AddLogging().AddGateway(configuration).BuildServiceProvider();
+        using var provider = new ServiceCollection().AddLogging().AddGateway(configuration).Services.BuildServiceProvider();
 
         var options = provider.GetRequiredService<IOptions<RedisStreamSinkOptions>>().Value;
         Assert.Equal(("feed:{destination}", SinkFailurePolicy.Fail, 0L, TimeSpan.FromSeconds(2)), (options.Key, options.OnFailure, options.MaxLength, options.MaxRetryDelay));
