@@ -43,7 +43,7 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
         Bind(section.GetSection("Api"), options.Api, errors);
         Bind(section.GetSection("StatusPage"), options.StatusPage, errors);
 
-        var defaults = section.GetSection("Defaults");
+        var defaults = InMemory(section.GetSection("Defaults"));
         foreach (var socketSection in section.GetSection("Sockets").GetChildren())
         {
             var socket = new SocketOptions();
@@ -56,6 +56,14 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
         var seen = new HashSet<string>(StringComparer.Ordinal);
         errors.RemoveAll(e => !seen.Add(e));
     }
+
+    /// <summary>
+    /// A copy of <paramref name="section"/> (same paths) read once: <c>Defaults</c> is bound for every
+    /// socket, and a configuration provider answers each <c>GetChildren</c> by scanning all its keys,
+    /// so with 10,000 sockets reading it from the providers each time made startup quadratic.
+    /// </summary>
+    private static IConfigurationSection InMemory(IConfigurationSection section)
+        => new ConfigurationBuilder().AddInMemoryCollection(section.AsEnumerable()).Build().GetSection(section.Path);
 
     /// <summary>Applies the keys of <paramref name="section"/> to <paramref name="target"/>, reporting each bad key.</summary>
     private static void Bind(IConfigurationSection section, object target, List<string> errors)
