@@ -25,10 +25,10 @@ internal sealed partial class PluginCatalog(string directory, IReadOnlyList<Load
 
     private static partial class Log
     {
-        [LoggerMessage(800, LogLevel.Information, "Loaded plug-in {PluginName} {PluginVersion} ({Assembly}, built against Gateway.Abstractions {AbstractionsVersion}): frame handlers [{Handlers}], outbound encoders [{Encoders}], connect hooks [{ConnectHooks}].")]
+        [LoggerMessage(900, LogLevel.Information, "Loaded plug-in {PluginName} {PluginVersion} ({Assembly}, built against Gateway.Abstractions {AbstractionsVersion}): frame handlers [{Handlers}], outbound encoders [{Encoders}], connect hooks [{ConnectHooks}].")]
         public static partial void Loaded(ILogger logger, string pluginName, string pluginVersion, string assembly, string abstractionsVersion, string handlers, string encoders, string connectHooks);
 
-        [LoggerMessage(801, LogLevel.Information, "{PluginCount} plug-in(s) loaded from {PluginDirectory}.")]
+        [LoggerMessage(901, LogLevel.Information, "{PluginCount} plug-in(s) loaded from {PluginDirectory}.")]
         public static partial void Summary(ILogger logger, int pluginCount, string pluginDirectory);
     }
 }

@@ -25,6 +25,9 @@ internal sealed partial class StatusEventStream : IDisposable
     /// <summary>Events a client may have queued before it is dropped: about a minute of rates.</summary>
     public const int DefaultClientCapacity = 64;
 
+    /// <summary>Browsers (<c>/events</c> connections) served at once; one more is answered 503 with <c>Retry-After</c>.</summary>
+    public const int DefaultMaxClients = 32;
+
     public static readonly TimeSpan RateInterval = TimeSpan.FromSeconds(1);
 
     private static readonly byte[] s_snapshotPrefix = Encoding.UTF8.GetBytes("event: snapshot\ndata: ");
@@ -36,6 +39,7 @@ internal sealed partial class StatusEventStream : IDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly int _clientCapacity;
+    private readonly int _maxClients;
     private readonly Lock _lock = new();
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly CancellationTokenSource _stopping = new();
@@ -60,8 +64,9 @@ internal sealed partial class StatusEventStream : IDisposable
     {
     }
 
-    internal StatusEventStream(SocketHealthTracker tracker, TimeProvider time, ILogger<StatusEventStream> logger, int clientCapacity)
+    internal StatusEventStream(SocketHealthTracker tracker, TimeProvider time, ILogger<StatusEventStream> logger, int clientCapacity, int maxClients = DefaultMaxClients)
     {
+        _maxClients = maxClients;
         _tracker = tracker;
         _time = time;
         _logger = logger;
@@ -78,13 +83,21 @@ internal sealed partial class StatusEventStream : IDisposable
     /// <summary>Connected clients, including those still waiting for their snapshot.</summary>
     public int ClientCount => Volatile.Read(ref _clientCount);
 
-    /// <summary>A new client; its first event is the snapshot. Dispose it when the connection ends.</summary>
-    public StatusEventClient Connect()
+    /// <summary>
+    /// A new client, or null when <c>DefaultMaxClients</c> are connected already (each holds a
+    /// connection and a queue: their number is bounded too). Its first event is the snapshot;
+    /// dispose it when the connection ends.
+    /// </summary>
+    public StatusEventClient? TryConnect()
     {
-        var client = new StatusEventClient(_clientCapacity, Leave);
-
         // Counted before the snapshot is taken, so no change between the two is missed (one may come twice).
-        Interlocked.Increment(ref _clientCount);
+        if (Interlocked.Increment(ref _clientCount) > _maxClients)
+        {
+            Interlocked.Decrement(ref _clientCount);
+            return null;
+        }
+
+        var client = new StatusEventClient(_clientCapacity, Leave);
         lock (_lock)
         {
             _joining.Add(client);

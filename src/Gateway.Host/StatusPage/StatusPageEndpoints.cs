@@ -57,12 +57,20 @@ internal static class StatusPageEndpoints
     {
         var response = context.Response;
         SetSecurityHeaders(response);
+        using var client = stream.TryConnect();
+        if (client is null)
+        {
+            // EventSource retries by itself; a page that gets 503 shows that the gateway is busy.
+            response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            response.Headers.RetryAfter = "5";
+            return;
+        }
+
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no"; // a proxy in front must not hold events back
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
 
-        using var client = stream.Connect();
         using var ended = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, client.Dropped, lifetime.ApplicationStopping);
         var writer = response.BodyWriter;
         try

@@ -18,8 +18,25 @@ public sealed class StatusEventStreamTests : IDisposable
 
     public void Dispose() => _logger.Collector.Clear();
 
-    private StatusEventStream CreateStream(int clientCapacity = StatusEventStream.DefaultClientCapacity)
-        => new(_tracker, _time, _logger, clientCapacity);
+    private StatusEventStream CreateStream(int clientCapacity = StatusEventStream.DefaultClientCapacity, int maxClients = StatusEventStream.DefaultMaxClients)
+        => new(_tracker, _time, _logger, clientCapacity, maxClients);
+
+    [Fact]
+    public void TryConnect_MaxClientsConnected_RefusedUntilOneLeaves()
+    {
+        using var stream = CreateStream(maxClients: 2);
+        var first = stream.TryConnect();
+        using var second = stream.TryConnect();
+
+        var third = stream.TryConnect();
+        first!.Dispose();
+        using var fourth = stream.TryConnect();
+
+        Assert.Null(third);
+        Assert.NotNull(second);
+        Assert.NotNull(fourth);
+        Assert.Equal(2, stream.ClientCount);
+    }
 
     private SocketStatus AddSocket(string name, string url = "ws://127.0.0.1:9000/ws")
     {
@@ -33,7 +50,7 @@ public sealed class StatusEventStreamTests : IDisposable
     private async Task<Watching> WatchAsync()
     {
         var stream = CreateStream();
-        var client = stream.Connect();
+        var client = stream.TryConnect()!;
         Assert.Equal("snapshot", (await NextAsync(client)).Event);
         return new Watching(stream, client);
     }
@@ -67,7 +84,7 @@ public sealed class StatusEventStreamTests : IDisposable
         var a = AddSocket("a", "ws://127.0.0.1:9000/ws?redacted");
         a.RecordError("connection refused", null);
         using var stream = CreateStream();
-        using var client = stream.Connect();
+        using var client = stream.TryConnect()!;
 
         var (name, data) = await NextAsync(client);
 
@@ -218,7 +235,7 @@ public sealed class StatusEventStreamTests : IDisposable
         using var stream = CreateStream();
         _time.Advance(TimeSpan.FromSeconds(5));
 
-        using var client = stream.Connect();
+        using var client = stream.TryConnect()!;
 
         Assert.Equal("snapshot", (await NextAsync(client)).Event);
         Assert.False(client.Events.TryPeek(out _));
@@ -230,8 +247,8 @@ public sealed class StatusEventStreamTests : IDisposable
         AddSocket("a");
         const int capacity = 4;
         using var stream = CreateStream(capacity);
-        using var slow = stream.Connect();
-        using var reader = stream.Connect();
+        using var slow = stream.TryConnect()!;
+        using var reader = stream.TryConnect()!;
         await Eventually.TrueAsync(() => slow.Events.Count == 1 && reader.Events.Count == 1, "both clients have their snapshot");
         await NextAsync(reader);
 
@@ -258,7 +275,7 @@ public sealed class StatusEventStreamTests : IDisposable
     {
         AddSocket("a");
         using var stream = CreateStream();
-        var client = stream.Connect();
+        var client = stream.TryConnect()!;
         await NextAsync(client);
         Assert.Equal(1, stream.ClientCount);
 

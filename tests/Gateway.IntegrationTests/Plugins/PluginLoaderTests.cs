@@ -47,7 +47,7 @@ public sealed class PluginLoaderTests(DigestPluginFixture plugin) : IClassFixtur
         Assert.Equal("DigestPlugin.dll", listed.GetProperty("assembly").GetString());
         Assert.StartsWith("1.0.0", listed.GetProperty("version").GetString(), StringComparison.Ordinal);
         Assert.Equal(["digest"], listed.GetProperty("handlers").EnumerateArray().Select(h => h.GetString()));
-        Assert.Contains(gateway.Output, l => l.Contains("\"EventId\":{\"Id\":800", StringComparison.Ordinal) && l.Contains("\"Handlers\":\"digest\"", StringComparison.Ordinal));
+        Assert.Contains(gateway.Output, l => l.Contains("\"EventId\":{\"Id\":900", StringComparison.Ordinal) && l.Contains("\"Handlers\":\"digest\"", StringComparison.Ordinal));
         Assert.Equal(HttpStatusCode.OK, gateway.Get("/health/ready"));
     }
 
