@@ -28,6 +28,13 @@ internal sealed partial class GatewayWebSocket : WebSocket
     private readonly Stream _stream;
     private readonly string? _subProtocol;
 
+    // permessage-deflate, when the server accepted it: the parameters, the receive side's inflater (used under
+    // _receiveLock) and the send side's deflater (used under _deflaterLock, so disposal cannot race a send).
+    private readonly DeflateParameters? _deflate;
+    private readonly MessageInflater? _inflater;
+    private readonly MessageDeflater? _deflater;
+    private readonly Lock _deflaterLock = new();
+
     // Guards the state, the close flags and disposal (never held across an await).
     private readonly Lock _stateLock = new();
     private WebSocketState _state = WebSocketState.Open;
@@ -49,11 +56,18 @@ internal sealed partial class GatewayWebSocket : WebSocket
 
     /// <param name="stream">The stream of the HTTP 101 response; the socket owns it and disposes it once closed or aborted.</param>
     /// <param name="subProtocol">The subprotocol the server chose, if any.</param>
-    public GatewayWebSocket(Stream stream, string? subProtocol)
+    /// <param name="deflate">The permessage-deflate parameters the server accepted; null: no compression.</param>
+    public GatewayWebSocket(Stream stream, string? subProtocol, DeflateParameters? deflate = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
         _stream = stream;
         _subProtocol = subProtocol;
+        if (deflate is not null)
+        {
+            _deflate = deflate;
+            _inflater = new MessageInflater();
+            _deflater = deflate.CanCompressSends ? new MessageDeflater(deflate.ClientNoContextTakeover) : null;
+        }
     }
 
     public override WebSocketCloseStatus? CloseStatus => _closeStatus;
@@ -172,11 +186,20 @@ internal sealed partial class GatewayWebSocket : WebSocket
 
         _stream.Dispose();
 
-        // A receive in progress returns its buffer itself when the stream fails under it.
+        // A receive in progress returns its buffer (and frees the inflater) itself when the stream fails under it.
         if (_receiveLock.Wait(0))
         {
             ReturnReceiveBuffer();
+            _inflater?.Dispose();
             _receiveLock.Release();
+        }
+
+        if (_deflater is not null)
+        {
+            lock (_deflaterLock)
+            {
+                _deflater.Dispose();
+            }
         }
     }
 
