@@ -39,6 +39,9 @@ public sealed class UpstreamServer : IAsyncDisposable
     /// <summary>When it returns a status code, the handshake is refused with it.</summary>
     public Func<HttpContext, int?>? RejectHandshake { get; set; }
 
+    /// <summary>Accept permessage-deflate when the client offers it (<see cref="WebSocketAcceptContext.DangerousEnableCompression"/>).</summary>
+    public bool Compression { get; set; }
+
     /// <summary>Request headers of every handshake, in order.</summary>
     public ConcurrentQueue<IHeaderDictionary> HandshakeHeaders { get; } = new();
 
@@ -119,7 +122,7 @@ public sealed class UpstreamServer : IAsyncDisposable
         }
 
         var subProtocol = context.WebSockets.WebSocketRequestedProtocols.FirstOrDefault();
-        using var socket = await context.WebSockets.AcceptWebSocketAsync(subProtocol);
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = subProtocol, DangerousEnableCompression = Compression });
         var session = new UpstreamSession(socket, context, Interlocked.Increment(ref _connectionCount));
         Sessions.Enqueue(session);
         var pump = session.PumpAsync();
