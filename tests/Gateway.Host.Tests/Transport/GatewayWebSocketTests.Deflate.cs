@@ -119,6 +119,25 @@ public sealed partial class GatewayWebSocketTests
     }
 
     [Fact]
+    public async Task SendAsync_ServerLimitsTheClientWindow_SendsUncompressedWhileStillInflating()
+    {
+        var (stream, server) = CompressedPair(serverNoContext: false, clientNoContext: false, clientMaxWindowBits: 10);
+        using var client = new GatewayWebSocket(stream, null, new DeflateParameters(false, false, 15, 10));
+        var text = string.Concat(Enumerable.Repeat("limited window ", 1000));
+
+        var reading = ReadMessageAsync(server);
+        await client.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, endOfMessage: true, Timeout);
+        var (_, received) = await reading;
+        await server.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, endOfMessage: true, Timeout);
+        var (_, inflated) = await ReadMessageAsync(client);
+
+        Assert.Equal(text, Encoding.UTF8.GetString(received));
+        Assert.Equal(text, Encoding.UTF8.GetString(inflated));
+        Assert.True(stream.WrittenBytes > text.Length, $"{stream.WrittenBytes} bytes written");
+        server.Dispose();
+    }
+
+    [Fact]
     public async Task ReceiveAsync_FragmentedCompressedMessageWithPingBetween_DeliversTheWholeMessage()
     {
         var text = string.Concat(Enumerable.Repeat("fragmented and compressed ", 500));
@@ -296,7 +315,7 @@ public sealed partial class GatewayWebSocketTests
     }
 
     /// <summary>A client end and a platform server that compresses (RFC 7692), over in-memory pipes.</summary>
-    private static (CountingStream Client, WebSocket Server) CompressedPair(bool serverNoContext, bool clientNoContext)
+    private static (CountingStream Client, WebSocket Server) CompressedPair(bool serverNoContext, bool clientNoContext, int clientMaxWindowBits = 15)
     {
         var options = new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, useSynchronizationContext: false);
         var toServer = new System.IO.Pipelines.Pipe(options);
@@ -305,7 +324,7 @@ public sealed partial class GatewayWebSocketTests
         {
             IsServer = true,
             KeepAliveInterval = TimeSpan.Zero,
-            DangerousDeflateOptions = new WebSocketDeflateOptions { ServerContextTakeover = !serverNoContext, ClientContextTakeover = !clientNoContext },
+            DangerousDeflateOptions = new WebSocketDeflateOptions { ServerContextTakeover = !serverNoContext, ClientContextTakeover = !clientNoContext, ClientMaxWindowBits = clientMaxWindowBits },
         });
         return (new CountingStream(new PipeStream(toClient.Reader, toServer.Writer)), server);
     }
