@@ -42,6 +42,9 @@ public sealed class UpstreamServer : IAsyncDisposable
     /// <summary>Accept permessage-deflate when the client offers it (<see cref="WebSocketAcceptContext.DangerousEnableCompression"/>).</summary>
     public bool Compression { get; set; }
 
+    /// <summary>The <c>Sec-WebSocket-Extensions</c> the server answered each accepted handshake with ("" for none), in order.</summary>
+    public ConcurrentQueue<string> AcceptedExtensions { get; } = new();
+
     /// <summary>Request headers of every handshake, in order.</summary>
     public ConcurrentQueue<IHeaderDictionary> HandshakeHeaders { get; } = new();
 
@@ -123,6 +126,7 @@ public sealed class UpstreamServer : IAsyncDisposable
 
         var subProtocol = context.WebSockets.WebSocketRequestedProtocols.FirstOrDefault();
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = subProtocol, DangerousEnableCompression = Compression });
+        AcceptedExtensions.Enqueue(context.Response.Headers["Sec-WebSocket-Extensions"].ToString());
         var session = new UpstreamSession(socket, context, Interlocked.Increment(ref _connectionCount));
         Sessions.Enqueue(session);
         var pump = session.PumpAsync();
