@@ -40,7 +40,7 @@ internal sealed partial class GatewayWebSocket
     // permessage-deflate: the message in progress is compressed (RSV1 on its first frame), and how much of the
     // 0x00 0x00 0xFF 0xFF tail its inflater has still to take after its last frame.
     private bool _messageCompressed;
-    private int _tailLeft = 4;
+    private int _tailLeft = s_deflateTail.Length;
 
     private enum Opcode : byte
     {

@@ -62,7 +62,13 @@ internal sealed partial class GatewayWebSocket
         int length;
         lock (_deflaterLock)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_disposed)
+            {
+                // As an uncompressed send that finds the socket gone fails.
+                var disposed = new ObjectDisposedException(nameof(GatewayWebSocket));
+                throw _state == WebSocketState.Aborted ? AbortedException(disposed, cancellationToken) : new WebSocketException(WebSocketError.ConnectionClosedPrematurely, disposed);
+            }
+
             compressed = _deflater!.Compress(payload.Span, fin, out length);
         }
 

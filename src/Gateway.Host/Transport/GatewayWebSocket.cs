@@ -13,6 +13,8 @@ namespace Gateway.Host.Transport;
 /// read), every frame already buffered is parsed without touching the stream, a protocol violation throws
 /// <see cref="GatewayWebSocketException"/> saying what the server did and which close code answered it, and
 /// keep-alive pings are driven by a shared watchdog (<see cref="KeepAlive"/>) instead of a timer per socket.
+/// With permessage-deflate negotiated (RFC 7692), compressed messages are inflated straight into the caller's
+/// buffer and sends are deflated; the zlib state is created with the first compressed message and freed with the socket.
 /// </summary>
 /// <remarks>
 /// Thread safety as the platform's: one receive and one send may run at the same time; pongs, keep-alive
