@@ -39,6 +39,12 @@ public sealed class UpstreamServer : IAsyncDisposable
     /// <summary>When it returns a status code, the handshake is refused with it.</summary>
     public Func<HttpContext, int?>? RejectHandshake { get; set; }
 
+    /// <summary>Accept permessage-deflate when the client offers it (<see cref="WebSocketAcceptContext.DangerousEnableCompression"/>).</summary>
+    public bool Compression { get; set; }
+
+    /// <summary>The <c>Sec-WebSocket-Extensions</c> the server answered each accepted handshake with ("" for none), in order.</summary>
+    public ConcurrentQueue<string> AcceptedExtensions { get; } = new();
+
     /// <summary>Request headers of every handshake, in order.</summary>
     public ConcurrentQueue<IHeaderDictionary> HandshakeHeaders { get; } = new();
 
@@ -119,7 +125,8 @@ public sealed class UpstreamServer : IAsyncDisposable
         }
 
         var subProtocol = context.WebSockets.WebSocketRequestedProtocols.FirstOrDefault();
-        using var socket = await context.WebSockets.AcceptWebSocketAsync(subProtocol);
+        using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { SubProtocol = subProtocol, DangerousEnableCompression = Compression });
+        AcceptedExtensions.Enqueue(context.Response.Headers["Sec-WebSocket-Extensions"].ToString());
         var session = new UpstreamSession(socket, context, Interlocked.Increment(ref _connectionCount));
         Sessions.Enqueue(session);
         var pump = session.PumpAsync();

@@ -19,6 +19,12 @@ internal sealed class SocketOptions
 
     public List<string> SubProtocols { get; set; } = [];
 
+    /// <summary>
+    /// Offers permessage-deflate (RFC 7692) with context takeover; messages are compressed only when the server accepts it.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool Compression { get; set; }
+
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>WebSocket ping interval; zero disables pings.</summary>

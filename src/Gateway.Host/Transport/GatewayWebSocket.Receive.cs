@@ -18,6 +18,9 @@ internal sealed partial class GatewayWebSocket
 
     private const int MaxControlPayload = 125;
 
+    // What a sync flush ends with; the sender drops it from every compressed message, the receiver adds it back.
+    private static readonly byte[] s_deflateTail = [0x00, 0x00, 0xFF, 0xFF];
+
     private readonly SemaphoreSlim _receiveLock = new(1, 1);
 
     private byte[]? _receiveBuffer;
@@ -33,6 +36,11 @@ internal sealed partial class GatewayWebSocket
     private bool _messageInProgress;
     private WebSocketMessageType _messageType;
     private Utf8Validator _utf8;
+
+    // permessage-deflate: the message in progress is compressed (RSV1 on its first frame), and how much of the
+    // 0x00 0x00 0xFF 0xFF tail its inflater has still to take after its last frame.
+    private bool _messageCompressed;
+    private int _tailLeft = s_deflateTail.Length;
 
     private enum Opcode : byte
     {
@@ -147,12 +155,93 @@ internal sealed partial class GatewayWebSocket
                     if (opcode != Opcode.Continuation)
                     {
                         _messageType = opcode == Opcode.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
+                        _messageCompressed = (header & 0x40) != 0;
                     }
 
                     _frameFin = (header & 0x80) != 0;
                     _messageInProgress = !_frameFin;
                     _frameRemaining = payloadLength;
                     _inDataFrame = true;
+                }
+
+                if (_messageCompressed)
+                {
+                    if (destination.IsEmpty)
+                    {
+                        return new ValueWebSocketReceiveResult(0, _messageType, endOfMessage: false);
+                    }
+
+                    var between = _frameRemaining == 0 && !_frameFin;
+                    var tail = _frameRemaining == 0 && _frameFin;
+                    if (_frameRemaining > 0 && _receiveCount == 0)
+                    {
+                        await FillAsync(1, inFrame: true, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    var input = between ? default
+                        : tail ? s_deflateTail.AsMemory(s_deflateTail.Length - _tailLeft)
+                        : _receiveBuffer.AsMemory(_receiveOffset, (int)Math.Min(_receiveCount, _frameRemaining));
+                    int produced, consumed;
+                    try
+                    {
+                        produced = _inflater!.Inflate(input, destination.Span, out consumed);
+                    }
+                    catch (InvalidDataException)
+                    {
+                        await FailAsync(WebSocketCloseStatus.InvalidPayloadData, "server sent a compressed message that does not inflate").ConfigureAwait(false);
+                        throw;
+                    }
+
+                    if (tail)
+                    {
+                        _tailLeft -= consumed;
+                    }
+                    else if (consumed > 0)
+                    {
+                        Consume(consumed);
+                        _frameRemaining -= consumed;
+                    }
+
+                    if (produced == 0)
+                    {
+                        if (between)
+                        {
+                            // Everything of this frame has come out: the next frame continues the message.
+                            _inDataFrame = false;
+                            continue;
+                        }
+
+                        if (consumed == 0 && !input.IsEmpty)
+                        {
+                            // The server ended its deflate stream (a final block): what follows starts a new one.
+                            _inflater.Reset();
+                            continue;
+                        }
+                    }
+
+                    // All input, the tail too, is in and the inflater did not fill the buffer: nothing is left to come out.
+                    var lastPiece = tail && _tailLeft == 0 && produced < destination.Length;
+                    if (produced == 0 && !lastPiece)
+                    {
+                        continue;
+                    }
+
+                    if (lastPiece)
+                    {
+                        _inDataFrame = false;
+                        _tailLeft = s_deflateTail.Length;
+                        if (_deflate!.ServerNoContextTakeover)
+                        {
+                            _inflater.Reset();
+                        }
+                    }
+
+                    if (_messageType == WebSocketMessageType.Text && !_utf8.Validate(destination.Span[..produced], lastPiece))
+                    {
+                        await FailAsync(WebSocketCloseStatus.InvalidPayloadData, "invalid UTF-8 in a text message").ConfigureAwait(false);
+                    }
+
+                    return new ValueWebSocketReceiveResult(produced, _messageType, lastPiece);
                 }
 
                 if (_frameRemaining == 0 || destination.IsEmpty)
@@ -235,6 +324,11 @@ internal sealed partial class GatewayWebSocket
         finally
         {
             registration.Dispose();
+            if (_disposed)
+            {
+                _inflater?.Dispose();
+            }
+
             _receiveLock.Release();
         }
     }
@@ -381,7 +475,8 @@ internal sealed partial class GatewayWebSocket
     /// <summary>What is wrong with a frame header, or null; in the order the platform's socket checks.</summary>
     private string? FrameError(byte first, byte second, long payloadLength)
     {
-        if ((first & 0x70) != 0)
+        // RSV1 marks a compressed message, on its first frame only, once permessage-deflate is negotiated.
+        if ((first & 0x70) != 0 && !((first & 0x70) == 0x40 && _inflater is not null && (Opcode)(first & 0x0F) is Opcode.Text or Opcode.Binary))
         {
             return ReservedBitsError(first);
         }

@@ -46,15 +46,45 @@ internal sealed partial class GatewayWebSocket
 
         var opcode = _lastSendWasFragment ? Opcode.Continuation : messageType == WebSocketMessageType.Text ? Opcode.Text : Opcode.Binary;
         _lastSendWasFragment = !endOfMessage;
-        return SendFrameAsync(opcode, endOfMessage, buffer, cancellationToken);
+        return _deflater is null
+            ? SendFrameAsync(opcode, endOfMessage, buffer, cancellationToken)
+            : SendCompressedAsync(opcode, endOfMessage, buffer, cancellationToken);
     }
 
     public override Task SendAsync(ArraySegment<byte> buffer, WebSocketMessageType messageType, bool endOfMessage, CancellationToken cancellationToken)
         => SendAsync(buffer.AsMemory(), messageType, endOfMessage, cancellationToken).AsTask();
 
+    /// <summary>Deflates the next piece of a message into a pooled buffer and writes it; RSV1 marks a compressed message's first frame.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendCompressedAsync(Opcode opcode, bool fin, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        byte[] compressed;
+        int length;
+        lock (_deflaterLock)
+        {
+            if (_disposed)
+            {
+                // As an uncompressed send that finds the socket gone fails.
+                var disposed = new ObjectDisposedException(nameof(GatewayWebSocket));
+                throw _state == WebSocketState.Aborted ? AbortedException(disposed, cancellationToken) : new WebSocketException(WebSocketError.ConnectionClosedPrematurely, disposed);
+            }
+
+            compressed = _deflater!.Compress(payload.Span, fin, out length);
+        }
+
+        try
+        {
+            await SendFrameAsync(opcode, fin, compressed.AsMemory(0, length), cancellationToken, compressed: opcode != Opcode.Continuation).ConfigureAwait(false);
+        }
+        finally
+        {
+            MessageDeflater.Return(compressed);
+        }
+    }
+
     /// <summary>Writes one masked frame, after the frames already queued; the caller's payload is not touched.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendFrameAsync(Opcode opcode, bool fin, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    private async ValueTask SendFrameAsync(Opcode opcode, bool fin, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken, bool compressed = false)
     {
         if (!_sendLock.Wait(0, CancellationToken.None))
         {
@@ -71,7 +101,7 @@ internal sealed partial class GatewayWebSocket
             if (length <= MaxSingleWrite)
             {
                 buffer = ArrayPool<byte>.Shared.Rent(length + MaxHeaderLength);
-                var headerLength = WriteHeader(buffer, opcode, fin, length, mask);
+                var headerLength = WriteHeader(buffer, opcode, fin, compressed, length, mask);
                 var body = buffer.AsSpan(headerLength, length);
                 payload.Span.CopyTo(body);
                 ApplyMask(body, mask);
@@ -81,7 +111,7 @@ internal sealed partial class GatewayWebSocket
             {
                 // Every chunk but the last is a multiple of 4 bytes, so each starts at the first byte of the mask.
                 buffer = ArrayPool<byte>.Shared.Rent(MaxSingleWrite);
-                var position = WriteHeader(buffer, opcode, fin, length, mask);
+                var position = WriteHeader(buffer, opcode, fin, compressed, length, mask);
                 var sent = 0;
                 while (sent < length)
                 {
@@ -127,10 +157,10 @@ internal sealed partial class GatewayWebSocket
         }
     }
 
-    /// <summary>Writes FIN, opcode, the masked length and the mask key; returns the header length.</summary>
-    private static int WriteHeader(byte[] buffer, Opcode opcode, bool fin, int length, uint mask)
+    /// <summary>Writes FIN, RSV1 (a compressed message's first frame), opcode, the masked length and the mask key; returns the header length.</summary>
+    private static int WriteHeader(byte[] buffer, Opcode opcode, bool fin, bool compressed, int length, uint mask)
     {
-        buffer[0] = (byte)((fin ? 0x80 : 0) | (int)opcode);
+        buffer[0] = (byte)((fin ? 0x80 : 0) | (compressed ? 0x40 : 0) | (int)opcode);
         int position;
         if (length <= 125)
         {

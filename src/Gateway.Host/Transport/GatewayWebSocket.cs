@@ -13,6 +13,8 @@ namespace Gateway.Host.Transport;
 /// read), every frame already buffered is parsed without touching the stream, a protocol violation throws
 /// <see cref="GatewayWebSocketException"/> saying what the server did and which close code answered it, and
 /// keep-alive pings are driven by a shared watchdog (<see cref="KeepAlive"/>) instead of a timer per socket.
+/// With permessage-deflate negotiated (RFC 7692), compressed messages are inflated straight into the caller's
+/// buffer and sends are deflated; the zlib state is created with the first compressed message and freed with the socket.
 /// </summary>
 /// <remarks>
 /// Thread safety as the platform's: one receive and one send may run at the same time; pongs, keep-alive
@@ -27,6 +29,13 @@ internal sealed partial class GatewayWebSocket : WebSocket
 
     private readonly Stream _stream;
     private readonly string? _subProtocol;
+
+    // permessage-deflate, when the server accepted it: the parameters, the receive side's inflater (used under
+    // _receiveLock) and the send side's deflater (used under _deflaterLock, so disposal cannot race a send).
+    private readonly DeflateParameters? _deflate;
+    private readonly MessageInflater? _inflater;
+    private readonly MessageDeflater? _deflater;
+    private readonly Lock _deflaterLock = new();
 
     // Guards the state, the close flags and disposal (never held across an await).
     private readonly Lock _stateLock = new();
@@ -49,11 +58,18 @@ internal sealed partial class GatewayWebSocket : WebSocket
 
     /// <param name="stream">The stream of the HTTP 101 response; the socket owns it and disposes it once closed or aborted.</param>
     /// <param name="subProtocol">The subprotocol the server chose, if any.</param>
-    public GatewayWebSocket(Stream stream, string? subProtocol)
+    /// <param name="deflate">The permessage-deflate parameters the server accepted; null: no compression.</param>
+    public GatewayWebSocket(Stream stream, string? subProtocol, DeflateParameters? deflate = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
         _stream = stream;
         _subProtocol = subProtocol;
+        if (deflate is not null)
+        {
+            _deflate = deflate;
+            _inflater = new MessageInflater();
+            _deflater = deflate.CanCompressSends ? new MessageDeflater(deflate.ClientNoContextTakeover) : null;
+        }
     }
 
     public override WebSocketCloseStatus? CloseStatus => _closeStatus;
@@ -172,11 +188,20 @@ internal sealed partial class GatewayWebSocket : WebSocket
 
         _stream.Dispose();
 
-        // A receive in progress returns its buffer itself when the stream fails under it.
+        // A receive in progress returns its buffer (and frees the inflater) itself when the stream fails under it.
         if (_receiveLock.Wait(0))
         {
             ReturnReceiveBuffer();
+            _inflater?.Dispose();
             _receiveLock.Release();
+        }
+
+        if (_deflater is not null)
+        {
+            lock (_deflaterLock)
+            {
+                _deflater.Dispose();
+            }
         }
     }
 

@@ -55,8 +55,8 @@ internal sealed class WebSocketConnector(IServiceProvider services) : IDisposabl
                 return await ConnectClientWebSocketAsync(invoker, url, options, headers, protocolSubProtocols, timeout.Token).ConfigureAwait(false);
             }
 
-            var (stream, subProtocol) = await WebSocketUpgrade.UpgradeAsync(invoker, url, headers, [.. protocolSubProtocols, .. options.SubProtocols], timeout.Token).ConfigureAwait(false);
-            return new GatewayWebSocket(stream, subProtocol);
+            var (stream, subProtocol, deflate) = await WebSocketUpgrade.UpgradeAsync(invoker, url, headers, [.. protocolSubProtocols, .. options.SubProtocols], options.Compression, timeout.Token).ConfigureAwait(false);
+            return new GatewayWebSocket(stream, subProtocol, deflate);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -141,6 +141,12 @@ internal sealed class WebSocketConnector(IServiceProvider services) : IDisposabl
         foreach (var subProtocol in options.SubProtocols)
         {
             target.AddSubProtocol(subProtocol);
+        }
+
+        if (options.Compression)
+        {
+            // Context takeover both ways, as the gateway's own transport offers it.
+            target.DangerousDeflateOptions = new WebSocketDeflateOptions();
         }
 
         foreach (var (name, value) in headers)

@@ -18,9 +18,10 @@ internal static class WebSocketUpgrade
 
     /// <summary>Upgrades, or throws <see cref="ConnectException"/> saying what the server answered.</summary>
     /// <param name="url">A ws:// or wss:// URL: the handler tunnels ws:// through a proxy as ClientWebSocket does.</param>
-    /// <returns>The upgraded connection's stream and the subprotocol the server chose.</returns>
-    public static async Task<(Stream Stream, string? SubProtocol)> UpgradeAsync(
-        HttpMessageInvoker invoker, Uri url, IReadOnlyDictionary<string, string> headers, IReadOnlyList<string> subProtocols, CancellationToken cancellationToken)
+    /// <param name="compression">Offer permessage-deflate (<see cref="DeflateParameters.Offer"/>).</param>
+    /// <returns>The upgraded connection's stream, the subprotocol the server chose, and the permessage-deflate parameters it accepted (null: none).</returns>
+    public static async Task<(Stream Stream, string? SubProtocol, DeflateParameters? Deflate)> UpgradeAsync(
+        HttpMessageInvoker invoker, Uri url, IReadOnlyDictionary<string, string> headers, IReadOnlyList<string> subProtocols, bool compression, CancellationToken cancellationToken)
     {
         var key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(16));
         using var request = new HttpRequestMessage(HttpMethod.Get, url) { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
@@ -36,6 +37,11 @@ internal static class WebSocketUpgrade
         if (subProtocols.Count > 0)
         {
             request.Headers.TryAddWithoutValidation("Sec-WebSocket-Protocol", string.Join(", ", subProtocols));
+        }
+
+        if (compression)
+        {
+            request.Headers.TryAddWithoutValidation("Sec-WebSocket-Extensions", DeflateParameters.Offer);
         }
 
         HttpResponseMessage response;
@@ -77,13 +83,24 @@ internal static class WebSocketUpgrade
                 }
             }
 
-            if (response.Headers.Contains("Sec-WebSocket-Extensions"))
+            DeflateParameters? deflate = null;
+            if (response.Headers.TryGetValues("Sec-WebSocket-Extensions", out var extensions))
             {
-                throw new ConnectException("handshake failed: the server chose an extension, which was not offered", null, "handshake_extension");
+                if (!compression)
+                {
+                    throw new ConnectException("handshake failed: the server chose an extension, which was not offered", null, "handshake_extension");
+                }
+
+                if (!DeflateParameters.TryParse(string.Join(", ", extensions), out var accepted, out var error))
+                {
+                    throw new ConnectException($"handshake failed: {error}", null, "handshake_extension");
+                }
+
+                deflate = accepted;
             }
 
             var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            return (stream, subProtocol);
+            return (stream, subProtocol, deflate);
         }
         catch
         {

@@ -13,7 +13,7 @@ public sealed partial class GatewayOptionsValidatorTests
     private static readonly string[] s_keys =
     [
         "Url", "Enabled", "Required", "Protocol", "ConnectTimeout", "KeepAliveInterval", "KeepAliveTimeout", "NoMessageTimeout",
-        "MaxMessageSize", "HandshakeTimeout", "ReplyTimeout", "ConnectHook", "DangerousAcceptAnyServerCertificate",
+        "MaxMessageSize", "HandshakeTimeout", "ReplyTimeout", "ConnectHook", "DangerousAcceptAnyServerCertificate", "Compression",
         "Heartbeat:Interval", "Heartbeat:Timeout", "Heartbeat:Text", "Heartbeat:Binary", "Heartbeat:Expect", "Heartbeat:ExpectPattern", "Heartbeat:Deliver",
         "Reconnect:MinDelay", "Reconnect:MaxDelay", "Reconnect:Factor", "Reconnect:Jitter", "Reconnect:MaxAttempts", "Reconnect:ResetAfter",
         "Queue:Capacity", "Queue:FullMode", "Outbound:Capacity", "Outbound:WhileDisconnected", "Outbound:MaxAge", "Outbound:SendTimeout", "Outbound:Encoder",

@@ -225,7 +225,6 @@ public sealed partial class GatewayWebSocketTests
         using var client = new GatewayWebSocket(stream, null);
         var interval = TimeSpan.FromSeconds(30);
         var timeout = TimeSpan.FromSeconds(10);
-        var clientReceive = client.ReceiveAsync(new byte[16].AsMemory(), Timeout).AsTask();
         var serverReceive = server.ReceiveAsync(new byte[16].AsMemory(), Timeout).AsTask(); // answers pings
 
         client.KeepAlive(time.GetTimestamp(), interval, timeout, time);
@@ -235,6 +234,9 @@ public sealed partial class GatewayWebSocketTests
         time.Advance(TimeSpan.FromSeconds(1));
         client.KeepAlive(time.GetTimestamp(), interval, timeout, time);
         Assert.True(client.PingOutstanding);
+
+        // Receiving only now: a receive already pending could read the pong before the assertion above.
+        var clientReceive = client.ReceiveAsync(new byte[16].AsMemory(), Timeout).AsTask();
 
         var deadline = DateTime.UtcNow.AddSeconds(5);
         while (client.PingOutstanding && DateTime.UtcNow < deadline)
