@@ -19,6 +19,8 @@ internal sealed class GatewayNames
         }
     }
 
+    public bool IsClaimed(string kind, string name) => _owners.ContainsKey((kind, name));
+
     /// <summary>The names of one kind that <paramref name="owner"/> registered, in order.</summary>
     public IReadOnlyList<string> OwnedBy(string owner, string kind)
         => [.. _owners.Where(e => e.Key.Kind == kind && e.Value == owner).Select(e => e.Key.Name)];

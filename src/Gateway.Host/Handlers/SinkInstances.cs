@@ -35,8 +35,9 @@ internal static class SinkInstances
                 continue; // a built-in handler's own section (Type, if given, says what it is)
             }
 
-            if (IsBuiltIn(name))
+            if (names.IsClaimed(GatewayNames.FrameHandler, name))
             {
+                // Only the built-in handlers are registered by now (the application's and plug-ins' come later).
                 errors.Add($"{section.Path}:{TypeKey}: '{name}' is the name of a built-in handler; give this {type} sink a name of its own");
                 continue;
             }
@@ -70,9 +71,6 @@ internal static class SinkInstances
     /// <summary>The section path of a sink's options: the built-in one's, or its named instance's.</summary>
     public static string SectionOf(string? optionsName, string builtInSection)
         => string.IsNullOrEmpty(optionsName) ? builtInSection : $"{HandlersSection}:{optionsName}";
-
-    private static bool IsBuiltIn(string name)
-        => name is LoggingFrameHandler.Name or FileFrameHandler.Name or RabbitMqSink.Name or RedisStreamSink.HandlerName;
 
     /// <summary>Declarations that registered nothing (an unknown type, a taken name), reported with the gateway's configuration errors.</summary>
     internal sealed record Registration(IReadOnlyList<string> Errors);
