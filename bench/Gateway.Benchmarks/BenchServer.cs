@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -69,19 +70,19 @@ internal sealed class BenchServer : IFloodServer
     }
 
     /// <summary>A flood whose connections each send <paramref name="framesPerConnection"/>[p] frames once phase p is released.</summary>
-    public FloodSession CreateSession(FrameChunk chunk, long[] framesPerConnection)
+    public FloodSession CreateSession(FrameChunk chunk, long[] framesPerConnection, double pace = 0)
     {
-        var session = new FloodSession(Interlocked.Increment(ref _nextSession), chunk, framesPerConnection);
+        var session = new FloodSession(Interlocked.Increment(ref _nextSession), chunk, framesPerConnection) { Pace = pace };
         _sessions[session.Id] = session;
         return session;
     }
 
     public Uri FloodUrl(FloodSession session) => new($"ws://127.0.0.1:{Port}/flood/{session.Id}");
 
-    public Task<FloodHandle> CreateSessionAsync(int payloadSize, bool binary, long[] framesPerConnection)
+    public Task<FloodHandle> CreateSessionAsync(int payloadSize, bool binary, long[] framesPerConnection, double pace = 0)
     {
         var chunk = _chunks.GetOrAdd((payloadSize, binary), key => new FrameChunk(key.PayloadSize, key.Binary));
-        var session = CreateSession(chunk, framesPerConnection);
+        var session = CreateSession(chunk, framesPerConnection, pace);
         return Task.FromResult(new FloodHandle(session.Id, FloodUrl(session), framesPerConnection));
     }
 
@@ -194,9 +195,25 @@ internal sealed class BenchServer : IFloodServer
             {
                 await session.WaitForGoAsync(phase, token).ConfigureAwait(false);
                 var left = session.FramesPerConnection[phase];
+                var started = Stopwatch.GetTimestamp();
+                var sent = 0L;
                 while (left > 0)
                 {
                     var frames = (int)Math.Min(left, chunk.Frames);
+                    if (session.Pace > 0)
+                    {
+                        // Paced: what is due by now, checked about every millisecond.
+                        var due = (long)(Stopwatch.GetElapsedTime(started).TotalSeconds * session.Pace) - sent;
+                        if (due <= 0)
+                        {
+                            await Task.Delay(1, token).ConfigureAwait(false);
+                            continue;
+                        }
+
+                        frames = (int)Math.Min(frames, due);
+                        sent += frames;
+                    }
+
                     await writeLock.WaitAsync(token).ConfigureAwait(false);
                     try
                     {
@@ -336,6 +353,9 @@ internal sealed class FloodSession
     }
 
     public int Id { get; }
+
+    /// <summary>Frames per second per connection; 0: as fast as the connection takes them.</summary>
+    public double Pace { get; init; }
 
     public FrameChunk Chunk { get; }
 

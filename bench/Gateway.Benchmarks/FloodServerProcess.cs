@@ -42,10 +42,10 @@ internal sealed class FloodServerProcess : IFloodServer
         }
     }
 
-    public async Task<FloodHandle> CreateSessionAsync(int payloadSize, bool binary, long[] framesPerConnection)
+    public async Task<FloodHandle> CreateSessionAsync(int payloadSize, bool binary, long[] framesPerConnection, double pace = 0)
     {
         var answer = await AskAsync(
-            string.Create(CultureInfo.InvariantCulture, $"session {payloadSize} {(binary ? 1 : 0)} {string.Join(',', framesPerConnection)}"),
+            string.Create(CultureInfo.InvariantCulture, $"session {payloadSize} {(binary ? 1 : 0)} {string.Join(',', framesPerConnection)} {pace:R}"),
             "SESSION ").ConfigureAwait(false);
         var id = int.Parse(answer, CultureInfo.InvariantCulture);
         return new FloodHandle(id, new Uri(string.Create(CultureInfo.InvariantCulture, $"ws://127.0.0.1:{_port}/flood/{id}")), framesPerConnection);
@@ -99,7 +99,8 @@ internal sealed class FloodServerProcess : IFloodServer
                     {
                         case "session":
                             var frames = f[3].Split(',').Select(n => long.Parse(n, CultureInfo.InvariantCulture)).ToArray();
-                            var created = await server.CreateSessionAsync(int.Parse(f[1], CultureInfo.InvariantCulture), f[2] == "1", frames).ConfigureAwait(false);
+                            var pace = f.Length > 4 ? double.Parse(f[4], CultureInfo.InvariantCulture) : 0;
+                            var created = await server.CreateSessionAsync(int.Parse(f[1], CultureInfo.InvariantCulture), f[2] == "1", frames, pace).ConfigureAwait(false);
                             sessions[created.Id] = created;
                             Console.WriteLine("SESSION " + created.Id.ToString(CultureInfo.InvariantCulture));
                             break;

@@ -64,12 +64,17 @@ internal sealed class FrameCounter
 
 /// <summary>The benchmark's frame handler: counts and returns a completed task.</summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1812", Justification = "Created by dependency injection.")]
-internal sealed class NoopHandler(FrameCounter counter) : IFrameHandler
+internal sealed class NoopHandler(FrameCounter counter, LatencyRecorder latency) : IFrameHandler
 {
     public const string Name = "noop";
 
     public ValueTask HandleAsync(Frame frame, CancellationToken cancellationToken)
     {
+        if (latency.Active)
+        {
+            latency.Record(frame.Timestamp);
+        }
+
         counter.Add();
         return ValueTask.CompletedTask;
     }

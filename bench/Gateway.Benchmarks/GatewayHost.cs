@@ -26,6 +26,9 @@ internal sealed class GatewayHost : IAsyncDisposable
 
     public FrameCounter Counter { get; }
 
+    /// <summary>Receive-to-handler latency, recorded by the handler while started.</summary>
+    public LatencyRecorder Latency { get; private init; } = new();
+
     public IServiceProvider Services => _host.Services;
 
     public LogTally Logs { get; }
@@ -65,6 +68,8 @@ internal sealed class GatewayHost : IAsyncDisposable
             .SetMinimumLevel(LogLevel.Warning);
         var counter = new FrameCounter();
         builder.Services.AddSingleton(counter);
+        var latency = new LatencyRecorder();
+        builder.Services.AddSingleton(latency);
         builder.Services.AddGateway(builder.Configuration).AddFrameHandler<NoopHandler>(NoopHandler.Name);
         builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
         var host = builder.Build();
@@ -78,7 +83,7 @@ internal sealed class GatewayHost : IAsyncDisposable
             throw;
         }
 
-        return new GatewayHost(host, source, counter, logs);
+        return new GatewayHost(host, source, counter, logs) { Latency = latency };
     }
 
     /// <summary>Replaces the whole configuration, as a file change would (the supervisor applies the diff).</summary>

@@ -156,7 +156,21 @@ internal static class Program
 
             // The raw+ steps only in the breakdown table; the main table has raw, Websocket.Client and gateway.
             var main = rows.Select(r => r.Where(c => c.Mode is "raw" or "Websocket.Client" or "gateway").ToList()).ToList();
-            return options.Breakdown ? Tables.Throughput(main, options.Pinned) + Environment.NewLine + Tables.Breakdown(rows) : Tables.Throughput(main, options.Pinned);
+            var tables = options.Breakdown ? Tables.Throughput(main, options.Pinned) + Environment.NewLine + Tables.Breakdown(rows) : Tables.Throughput(main, options.Pinned);
+            if (!options.Latency)
+            {
+                return tables;
+            }
+
+            var latency = new StringBuilder().AppendLine().AppendLine("Receive-to-handler latency at half the gateway's rate:").AppendLine().AppendLine(LatencyBenchmark.Header());
+            foreach (var gateway in rows.SelectMany(r => r).Where(r => r.Mode == "gateway" && r.MedianFramesPerSecond > 0))
+            {
+                var line = await LatencyBenchmark.RunAsync(server, options.Binary, gateway.Sockets, gateway.PayloadSize, gateway.MedianFramesPerSecond, options.WindowTimeout).ConfigureAwait(false);
+                Console.WriteLine("  latency " + line);
+                latency.AppendLine(line);
+            }
+
+            return tables + latency;
         }
     }
 
@@ -252,11 +266,14 @@ internal sealed record BenchOptions(
     TimeSpan Settle,
     TimeSpan WindowTimeout)
 {
+    /// <summary>Also measure the gateway's receive-to-handler latency at half its rate (<see cref="LatencyBenchmark"/>).</summary>
+    public bool Latency { get; init; }
+
     public const string Usage = """
         Gateway receive-path benchmark.
         usage: Gateway.Benchmarks [--quick] [--sizes 64,1024,16384] [--sockets 1,100] [--idle 1000,10000|none]
                                   [--windows 5] [--scale 1.0] [--binary] [--settle 5] [--verbose]
-                                  [--breakdown] [--alloc-ticks] [--pinned]
+                                  [--breakdown] [--alloc-ticks] [--pinned] [--latency]
           --quick     fewer frames (scale 0.2), 2 windows, idle at 1,000 sockets only (~1 min)
           --sizes     payload sizes in bytes (frames above 65,535 bytes use the 64-bit length)
           --sockets   socket counts for the throughput runs
@@ -276,6 +293,9 @@ internal sealed record BenchOptions(
           --pinned    the flood server in its own process on CPU 0, the measured client (this
                       program, relaunched with taskset) on CPU 1 only: frames/s = 1 / CPU per frame,
                       and CPU time and B/frame are the client's alone; no idle run unless --idle
+          --latency   then each gateway configuration again at half its measured rate (paced by the
+                      server, ~1 s warm-up, ~3 s measured): every frame's receive-to-handler latency,
+                      percentiles and a histogram
         internal: serve-idle <port> | idle-client <port> <sockets> [settle seconds] | serve-flood [port]
         """;
 
@@ -351,6 +371,9 @@ internal sealed record BenchOptions(
                     case "--pinned":
                         options = options with { Pinned = true };
                         break;
+                    case "--latency":
+                        options = options with { Latency = true };
+                        break;
                     case "--verbose":
                         options = options with { Verbose = true };
                         break;
@@ -372,7 +395,7 @@ internal sealed record BenchOptions(
 
     public override string ToString() => string.Create(
         CultureInfo.InvariantCulture,
-        $"{(Quick ? "--quick, " : string.Empty)}sizes {string.Join('/', Sizes)}, sockets {string.Join('/', SocketCounts)}, idle {(IdleCounts.Count == 0 ? "none" : string.Join('/', IdleCounts))}, {Windows} windows, scale {Scale}, {(Binary ? "binary" : "text")} frames{(Breakdown ? ", breakdown" : string.Empty)}{(AllocationTicks ? ", alloc-ticks" : string.Empty)}{(Pinned ? ", pinned" : string.Empty)}");
+        $"{(Quick ? "--quick, " : string.Empty)}sizes {string.Join('/', Sizes)}, sockets {string.Join('/', SocketCounts)}, idle {(IdleCounts.Count == 0 ? "none" : string.Join('/', IdleCounts))}, {Windows} windows, scale {Scale}, {(Binary ? "binary" : "text")} frames{(Breakdown ? ", breakdown" : string.Empty)}{(AllocationTicks ? ", alloc-ticks" : string.Empty)}{(Pinned ? ", pinned" : string.Empty)}{(Latency ? ", latency" : string.Empty)}");
 
     private static int[] Ints(string list) => [.. list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
 }

@@ -86,10 +86,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
 
         _current = null;
         frame.Span = _currentSpan; // ends with the settlement
-        if (envelope.Buffer is { } buffer)
-        {
-            _pool.Return(buffer); // the handlers were told: the payload is theirs only until HandleAsync returns
-        }
+        envelope.ReturnBuffer(_pool); // the handlers were told: the payload is theirs only until HandleAsync returns
 
         _inFlight[frame] = 0;
         Interlocked.Increment(ref _inFlightCount);

@@ -12,7 +12,7 @@ internal sealed partial class FrameDispatcher
     public async Task DrainAsync(TimeSpan timeout)
     {
         var started = _time.GetTimestamp();
-        _channel.Writer.TryComplete();
+        _queue.Complete();
         try
         {
             await _consumer.WaitAsync(timeout, _time).ConfigureAwait(false);
@@ -36,7 +36,7 @@ internal sealed partial class FrameDispatcher
     public async Task CompleteAsync(TimeSpan timeout, TimeSpan? budget = null)
     {
         var started = _time.GetTimestamp();
-        _channel.Writer.TryComplete();
+        _queue.Complete();
         try
         {
             await _consumer.WaitAsync(timeout, _time).ConfigureAwait(false);
@@ -50,12 +50,16 @@ internal sealed partial class FrameDispatcher
 
         // Anything left (the consumer stops early when aborted; sinks that never confirmed) is reported, never silently lost.
         var lost = _lostInFlight + LoseUnsettled();
-        while (_channel.Reader.TryRead(out var envelope))
+        var left = new FrameEnvelope[_queue.ChunkSize];
+        for (int taken; (taken = _queue.Take(left)) > 0;)
         {
-            if (envelope.Kind == EnvelopeKind.Frame)
+            foreach (var envelope in left.AsSpan(0, taken))
             {
-                lost++;
-                Finish(envelope, FrameOutcome.Lost, "shutdown");
+                if (envelope.Kind == EnvelopeKind.Frame)
+                {
+                    lost++;
+                    Finish(envelope, FrameOutcome.Lost, "shutdown");
+                }
             }
         }
 

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Gateway.Host.Configuration;
 using Gateway.Host.Health;
 using Gateway.Host.Metrics;
@@ -21,7 +20,7 @@ internal sealed partial class FrameDispatcher
     public static readonly TimeSpan TimingInterval = TimeSpan.FromMilliseconds(1);
 
     private readonly string _socketName;
-    private readonly Channel<FrameEnvelope> _channel;
+    private readonly FrameQueue _queue;
     private readonly QueueFullMode _fullMode;
     private readonly FrameBufferPool _pool;
     private readonly GatewayMetrics _metrics;
@@ -61,26 +60,11 @@ internal sealed partial class FrameDispatcher
         _maxInFlight = queue.MaxInFlight;
         _resumeInFlight = _maxInFlight - Math.Max(1, _maxInFlight / 4);
         _settleTimeout = queue.SettleTimeout;
-        var options = new BoundedChannelOptions(queue.Capacity)
-        {
-            SingleReader = true,
-
-            // The receive loop writes frames; the connection's worker writes its Connected and Disconnected items.
-            SingleWriter = false,
-
-            // Under Wait, the reader's continuation may run on the receive loop's thread: no thread-pool
-            // hop per frame while the queue is empty, and the socket waits for its handlers anyway.
-            // Drop modes keep the hop, so that a busy handler never delays reading (the drop policy decides).
-            AllowSynchronousContinuations = queue.FullMode == QueueFullMode.Wait,
-            FullMode = queue.FullMode switch
-            {
-                QueueFullMode.DropOldest => BoundedChannelFullMode.DropOldest,
-                QueueFullMode.DropNewest => BoundedChannelFullMode.DropWrite,
-                _ => BoundedChannelFullMode.Wait,
-            },
-        };
-        _channel = Channel.CreateBounded<FrameEnvelope>(options, OnDropped);
-        status.QueueDepth = () => _channel.Reader.Count;
+        // Under Wait, the reader's continuation may run on the receive loop's thread: no thread-pool hop per
+        // batch while the queue is empty, and the socket waits for its handlers anyway. Drop modes keep the
+        // hop, so that a busy handler never delays reading (the drop policy decides).
+        _queue = new FrameQueue(queue.Capacity, queue.FullMode, OnDropped, synchronousReader: queue.FullMode == QueueFullMode.Wait);
+        status.QueueDepth = () => _queue.Count;
     }
 
     public void Start() => _consumer = Task.Run(ConsumeAsync);
@@ -94,7 +78,7 @@ internal sealed partial class FrameDispatcher
         if (_fullMode != QueueFullMode.Wait)
         {
             // Drop modes always accept the item being written (DropWrite counts it through OnDropped).
-            if (!_channel.Writer.TryWrite(envelope))
+            if (!_queue.TryWrite(envelope))
             {
                 Discard(envelope, "shutdown", FrameOutcome.Lost);
             }
@@ -102,21 +86,84 @@ internal sealed partial class FrameDispatcher
             return ValueTask.CompletedTask;
         }
 
-        return _channel.Writer.TryWrite(envelope) ? ValueTask.CompletedTask : WaitAndWriteAsync(envelope);
+        return _queue.TryWrite(envelope) ? ValueTask.CompletedTask : WaitAndWriteAsync(envelope);
+    }
+
+    /// <summary>
+    /// Queues <paramref name="count"/> frames of <paramref name="envelopes"/> in order, waking the handlers once;
+    /// under <see cref="QueueFullMode.Wait"/> waits for room for those that do not fit. Clears what it queued.
+    /// </summary>
+    /// <remarks>A frame the stop refuses is counted lost; then this throws <see cref="OperationCanceledException"/> (Wait) as <see cref="EnqueueAsync"/> does.</remarks>
+    public ValueTask EnqueueAsync(FrameEnvelope[] envelopes, int count)
+    {
+        var written = _queue.Write(envelopes.AsSpan(0, count));
+        if (written == count)
+        {
+            Array.Clear(envelopes, 0, count);
+            return ValueTask.CompletedTask;
+        }
+
+        if (_fullMode != QueueFullMode.Wait)
+        {
+            // Drop modes accept everything unless the queue is completed.
+            LoseRest(envelopes, written, count);
+            return ValueTask.CompletedTask;
+        }
+
+        return WaitAndWriteAsync(envelopes, written, count);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask WaitAndWriteAsync(FrameEnvelope envelope)
+    private async ValueTask WaitAndWriteAsync(FrameEnvelope[] envelopes, int written, int count)
     {
-        var writer = _channel.Writer;
         var started = _time.GetTimestamp();
         Volatile.Write(ref _roomWaitStarted, started);
         _waitingForRoom = true;
         try
         {
-            while (await writer.WaitToWriteAsync().ConfigureAwait(false))
+            while (written < count && await _queue.WaitToWriteAsync().ConfigureAwait(false))
             {
-                if (writer.TryWrite(envelope))
+                written += _queue.Write(envelopes.AsSpan(written, count - written));
+            }
+        }
+        finally
+        {
+            var ended = _time.GetTimestamp();
+            Interlocked.Add(ref _roomWaitTotal, ended - started);
+            Volatile.Write(ref _roomWaitEnded, ended);
+            _waitingForRoom = false;
+        }
+
+        if (written < count)
+        {
+            LoseRest(envelopes, written, count);
+            throw new OperationCanceledException("the socket's queue no longer accepts frames");
+        }
+
+        Array.Clear(envelopes, 0, count);
+    }
+
+    private void LoseRest(FrameEnvelope[] envelopes, int written, int count)
+    {
+        for (var i = written; i < count; i++)
+        {
+            Discard(envelopes[i], "shutdown", FrameOutcome.Lost);
+        }
+
+        Array.Clear(envelopes, 0, count);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WaitAndWriteAsync(FrameEnvelope envelope)
+    {
+        var started = _time.GetTimestamp();
+        Volatile.Write(ref _roomWaitStarted, started);
+        _waitingForRoom = true;
+        try
+        {
+            while (await _queue.WaitToWriteAsync().ConfigureAwait(false))
+            {
+                if (_queue.TryWrite(envelope))
                 {
                     return;
                 }
@@ -153,13 +200,13 @@ internal sealed partial class FrameDispatcher
     public void Lose(in FrameEnvelope envelope) => Discard(envelope, "shutdown", FrameOutcome.Lost);
 
     /// <summary>Refuses further frames and wakes a receive loop waiting for room (hard stop).</summary>
-    public void StopAccepting() => _channel.Writer.TryComplete();
+    public void StopAccepting() => _queue.Complete();
 
     /// <summary>Releases pooled receive buffers when no frame arrived since the previous call.</summary>
     public void TrimIfIdle()
     {
         var received = _status.FramesReceived;
-        if (received == _receivedAtLastTrim && _channel.Reader.Count == 0 && _pool.Retained > 0)
+        if (received == _receivedAtLastTrim && _queue.Count == 0 && _pool.Retained > 0)
         {
             _pool.Trim();
         }
@@ -174,20 +221,27 @@ internal sealed partial class FrameDispatcher
     public void Disconnected(UpstreamConnection connection, DisconnectReason reason)
     {
         _lastDisconnect = new DisconnectEvent(connection, reason);
-        _ = _channel.Writer.TryWrite(FrameEnvelope.ForDisconnected(connection, reason));
+        _ = _queue.TryWrite(FrameEnvelope.ForDisconnected(connection, reason));
     }
 
     private async Task ConsumeAsync()
     {
-        var reader = _channel.Reader;
+        var chunk = new FrameEnvelope[_queue.ChunkSize];
+        var taken = 0;
+        var next = 0;
         try
         {
-            // No token: a cancellable wait allocates per call. CompleteAsync completes the writer before it aborts.
-            while (!_abort.IsCancellationRequested && await reader.WaitToReadAsync().ConfigureAwait(false))
+            // No token: a cancellable wait allocates per call. CompleteAsync completes the queue before it aborts.
+            while (!_abort.IsCancellationRequested && await _queue.WaitToReadAsync().ConfigureAwait(false))
             {
-                while (!_abort.IsCancellationRequested && reader.TryRead(out var envelope))
+                while (!_abort.IsCancellationRequested && (taken = _queue.Take(chunk)) > 0)
                 {
-                    await DispatchAsync(envelope).ConfigureAwait(false);
+                    for (next = 0; next < taken && !_abort.IsCancellationRequested;)
+                    {
+                        var envelope = chunk[next];
+                        chunk[next++] = default;
+                        await DispatchAsync(envelope).ConfigureAwait(false);
+                    }
                 }
             }
         }
@@ -199,6 +253,18 @@ internal sealed partial class FrameDispatcher
         {
             // Handler exceptions are caught per call; reaching here is a gateway bug. Keep the host up.
             Log.DispatcherFailed(_logger, _socketName, ex);
+        }
+
+        // Taken but not dispatched (the shutdown timeout cut in): lost, and reported with the rest.
+        for (; next < taken; next++)
+        {
+            if (chunk[next].Kind == EnvelopeKind.Frame)
+            {
+                _lostInFlight++;
+                Finish(chunk[next], FrameOutcome.Lost, "shutdown");
+            }
+
+            chunk[next] = default;
         }
     }
 
@@ -370,9 +436,6 @@ internal sealed partial class FrameDispatcher
         }
 
         envelope.Completion?.Complete(envelope.CompletionToken, outcome);
-        if (envelope.Buffer is { } buffer)
-        {
-            _pool.Return(buffer);
-        }
+        envelope.ReturnBuffer(_pool);
     }
 }

@@ -1,4 +1,5 @@
 using Gateway.Host.Protocols;
+using Gateway.Host.Transport;
 
 namespace Gateway.Host.Dispatch;
 
@@ -45,6 +46,9 @@ internal readonly struct FrameEnvelope
 
     public int HeadersLength { get; init; }
 
+    /// <summary>Set when <see cref="Buffer"/> is a receive buffer shared with other frames: the envelope holds one reference.</summary>
+    public SharedBuffer? Shared { get; init; }
+
     /// <summary>The session to tell the frame's outcome (STOMP: ACK/NACK); null for raw frames.</summary>
     public IFrameCompletion? Completion { get; }
 
@@ -68,6 +72,19 @@ internal readonly struct FrameEnvelope
 
     public static FrameEnvelope ForDisconnected(UpstreamConnection connection, DisconnectReason reason)
         => new(EnvelopeKind.Disconnected, connection, null, 0, 0, default, 0, default, 0, reason, null, 0);
+
+    /// <summary>Gives the frame's buffer back: drops its reference to a shared one, or returns its own to <paramref name="pool"/>.</summary>
+    public void ReturnBuffer(FrameBufferPool pool)
+    {
+        if (Shared is { } shared)
+        {
+            shared.Release();
+        }
+        else if (Buffer is { } buffer)
+        {
+            pool.Return(buffer);
+        }
+    }
 
     public Frame ToFrame(IFrameSettler? settler = null)
         => new(Connection, Sequence, FrameKind, Buffer.AsMemory(Offset, Length), new FrameHeaders(Buffer.AsMemory(HeadersOffset, HeadersLength)), ReceivedAt, Timestamp, settler);

@@ -164,6 +164,13 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
         Volatile.Write(ref _bytesReceived, _bytesReceived + bytes);
     }
 
+    /// <summary>Counts <paramref name="frames"/> received frames of <paramref name="bytes"/> in all (one writer: the receive loop).</summary>
+    public void AddReceived(int frames, long bytes)
+    {
+        Volatile.Write(ref _framesReceived, _framesReceived + frames);
+        Volatile.Write(ref _bytesReceived, _bytesReceived + bytes);
+    }
+
     public void AddSent(int bytes)
     {
         Interlocked.Increment(ref _framesSent);

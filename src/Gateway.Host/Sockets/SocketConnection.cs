@@ -28,6 +28,10 @@ internal sealed partial class SocketConnection
     private readonly IProtocol _protocol;
     private readonly FrameBufferPool _pool;
     private readonly WebSocketMessageReader _reader;
+
+    // The receive loop's: the messages of one read, and their frames on the way to the dispatcher.
+    private readonly ReceiveBatch _batch = new();
+    private FrameEnvelope[] _batchEnvelopes = new FrameEnvelope[64];
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;

@@ -24,6 +24,9 @@ internal sealed partial class GatewayWebSocket
     private readonly SemaphoreSlim _receiveLock = new(1, 1);
 
     private byte[]? _receiveBuffer;
+
+    // Set once whole messages were handed off as slices of _receiveBuffer (TakeMessages): the socket's reference.
+    private SharedBuffer? _receiveShared;
     private int _receiveOffset;
     private int _receiveCount;
 
@@ -307,14 +310,7 @@ internal sealed partial class GatewayWebSocket
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            DropReceiveBuffer();
-            if (_state == WebSocketState.Aborted)
-            {
-                throw AbortedException(e, cancellationToken);
-            }
-
-            MarkAborted();
-            throw e is WebSocketException ? e : new WebSocketException(WebSocketError.ConnectionClosedPrematurely, e);
+            throw ReceiveFailed(e, cancellationToken);
         }
         catch
         {
@@ -324,13 +320,32 @@ internal sealed partial class GatewayWebSocket
         finally
         {
             registration.Dispose();
-            if (_disposed)
-            {
-                _inflater?.Dispose();
-            }
-
-            _receiveLock.Release();
+            EndReceive();
         }
+    }
+
+    /// <summary>A receive failed: drops the buffered bytes and marks the socket aborted; returns what to throw.</summary>
+    private Exception ReceiveFailed(Exception e, CancellationToken cancellationToken)
+    {
+        DropReceiveBuffer();
+        if (_state == WebSocketState.Aborted)
+        {
+            return AbortedException(e, cancellationToken);
+        }
+
+        MarkAborted();
+        return e is WebSocketException ? e : new WebSocketException(WebSocketError.ConnectionClosedPrematurely, e);
+    }
+
+    /// <summary>The end of a receive: frees the inflater if the socket was disposed meanwhile, and lets the next receive in.</summary>
+    private void EndReceive()
+    {
+        if (_disposed)
+        {
+            _inflater?.Dispose();
+        }
+
+        _receiveLock.Release();
     }
 
     /// <summary>Validates the server's close frame (already buffered) and records it.</summary>
@@ -395,17 +410,7 @@ internal sealed partial class GatewayWebSocket
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FillAsync(int count, bool inFrame, CancellationToken cancellationToken)
     {
-        if (_receiveBuffer is null)
-        {
-            _receiveBuffer = ArrayPool<byte>.Shared.Rent(ReceiveBufferSize);
-            _receiveOffset = 0;
-        }
-        else if (_receiveOffset + count > _receiveBuffer.Length)
-        {
-            _receiveBuffer.AsSpan(_receiveOffset, _receiveCount).CopyTo(_receiveBuffer);
-            _receiveOffset = 0;
-        }
-
+        MakeRoom(count, ReceiveBufferSize);
         while (_receiveCount < count)
         {
             var read = await _stream.ReadAsync(_receiveBuffer.AsMemory(_receiveOffset + _receiveCount), cancellationToken).ConfigureAwait(false);
@@ -450,8 +455,52 @@ internal sealed partial class GatewayWebSocket
             _receiveBuffer = null;
             _receiveOffset = 0;
             _receiveCount = 0;
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (_receiveShared is { } shared)
+            {
+                // Frames handed off from it may still be in use: they return it.
+                _receiveShared = null;
+                shared.Release();
+            }
+            else
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
+    }
+
+    /// <summary>
+    /// Makes sure <paramref name="count"/> bytes from the read position fit the receive buffer: rents one of
+    /// <paramref name="size"/> bytes (or more) if there is none, moves the buffered bytes to the front, or to a
+    /// buffer of their own when frames handed off from this one may still be read.
+    /// </summary>
+    private void MakeRoom(int count, int size)
+    {
+        if (_receiveBuffer is null)
+        {
+            _receiveBuffer = ArrayPool<byte>.Shared.Rent(Math.Max(count, size));
+            _receiveOffset = 0;
+            return;
+        }
+
+        if (_receiveOffset + count <= _receiveBuffer.Length)
+        {
+            return;
+        }
+
+        if (_receiveShared is { } shared)
+        {
+            var moved = ArrayPool<byte>.Shared.Rent(Math.Max(count, size));
+            _receiveBuffer.AsSpan(_receiveOffset, _receiveCount).CopyTo(moved);
+            _receiveShared = null;
+            shared.Release();
+            _receiveBuffer = moved;
+        }
+        else
+        {
+            _receiveBuffer.AsSpan(_receiveOffset, _receiveCount).CopyTo(_receiveBuffer);
+        }
+
+        _receiveOffset = 0;
     }
 
     /// <summary>2, 4 or 10 bytes from the second header byte (a server frame has no mask key; a masked one is rejected).</summary>

@@ -14,6 +14,9 @@ internal enum ReadOutcome : byte
 
     /// <summary>The message is larger than the limit; nothing of it is kept.</summary>
     TooLarge,
+
+    /// <summary>Whole messages in the <see cref="ReceiveBatch"/> given to <see cref="WebSocketMessageReader.ReadBatchAsync"/>.</summary>
+    Batch,
 }
 
 /// <summary>One read: a message in a pooled buffer (the caller returns it), a close, or an oversize message.</summary>
@@ -34,6 +37,33 @@ internal sealed class WebSocketMessageReader(FrameBufferPool pool, int maxMessag
     private readonly long _limit = maxMessageSize + 1L;
     private int _sizeHint = MinReceiveBuffer;
     private bool _inBurst;
+
+    /// <summary>
+    /// Reads the next messages: on the gateway's own socket, every whole message one read brought in, as slices
+    /// of its receive buffer in <paramref name="batch"/> (<see cref="ReadOutcome.Batch"/>); otherwise, and for
+    /// what the batch path leaves to the message path, one message as <see cref="ReadAsync"/> reads it.
+    /// Takes no token: abort the socket to end it.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<ReadResult> ReadBatchAsync(WebSocket socket, ReceiveBatch batch)
+    {
+        if (socket is GatewayWebSocket gateway)
+        {
+            while (!gateway.TakeMessages(batch, maxMessageSize))
+            {
+                if (gateway.NeedsMessagePath)
+                {
+                    return await ReadAsync(socket).ConfigureAwait(false);
+                }
+
+                await gateway.ReadMoreAsync().ConfigureAwait(false);
+            }
+
+            return new ReadResult(ReadOutcome.Batch, null, batch.Count, default);
+        }
+
+        return await ReadAsync(socket).ConfigureAwait(false);
+    }
 
     /// <summary>Reads the next message. Takes no token (a cancellable read costs a registration per call): abort the socket to end it.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

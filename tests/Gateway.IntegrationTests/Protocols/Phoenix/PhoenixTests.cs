@@ -140,7 +140,9 @@ public sealed class PhoenixTests
         // The server closes a connection silent for 1 s (as Phoenix does after 60 s): the heartbeats keep it open.
         server.IdleTimeout = TimeSpan.FromSeconds(1);
         await Task.Delay(2500, TestContext.Current.CancellationToken);
-        Assert.True(server.HeartbeatsReceived >= 10, $"heartbeats flow ({server.HeartbeatsReceived})");
+        // 200 ms apart at best (the shared watchdog ticks every 250 ms, later on a loaded machine): what
+        // matters is that they flow and the connection outlived two idle timeouts.
+        Assert.True(server.HeartbeatsReceived >= 5, $"heartbeats flow ({server.HeartbeatsReceived})");
         Assert.Equal(1, server.ConnectionCount);
         server.IdleTimeout = null;
 
