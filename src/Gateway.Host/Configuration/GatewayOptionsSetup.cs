@@ -236,7 +236,7 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
     {
         _ when type.IsEnum => "one of " + string.Join(", ", Enum.GetNames(type)),
         _ when type == typeof(TimeSpan) => "a duration (hh:mm:ss[.fff])",
-        _ when type == typeof(int) => "a whole number",
+        _ when type == typeof(int) => "a whole number from -2147483648 to 2147483647",
         _ when type == typeof(double) => "a number",
         _ when type == typeof(bool) => "true or false",
         _ when type == typeof(Uri) => "a URL",

@@ -42,6 +42,16 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
     {
         NotNegative(stomp.HeartBeat.Outgoing, $"{path}:HeartBeat:Outgoing", errors, MaxInterval);
         NotNegative(stomp.HeartBeat.Incoming, $"{path}:HeartBeat:Incoming", errors, MaxInterval);
+
+        // CONNECT's headers are not escaped (STOMP 1.2), so a line break cannot be sent in them; the value is never shown.
+        foreach (var (name, value) in new[] { ("Host", stomp.Host), ("Login", stomp.Login), ("Passcode", stomp.Passcode) })
+        {
+            if (value is not null && value.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+            {
+                errors.Add($"{path}:{name}: holds a line break or NUL, which a STOMP CONNECT frame cannot carry (its headers are not escaped)");
+            }
+        }
+
         var ids = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < stomp.Subscriptions.Count; i++)
         {
@@ -60,6 +70,18 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             if (subscription.StaleAfter is { } stale)
             {
                 Positive(stale, $"{key}:StaleAfter", errors, MaxInterval);
+            }
+
+            foreach (var (name, value) in subscription.Headers)
+            {
+                if (name == "content-length")
+                {
+                    errors.Add($"{key}:Headers:{name}: SUBSCRIBE has no body; the gateway writes content-length itself where there is one");
+                }
+                else if (name.Contains('\0', StringComparison.Ordinal) || value.Contains('\0', StringComparison.Ordinal))
+                {
+                    errors.Add($"{key}:Headers:{name}: holds a NUL, which a STOMP header cannot carry");
+                }
             }
         }
     }

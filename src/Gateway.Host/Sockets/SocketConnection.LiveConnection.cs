@@ -168,6 +168,11 @@ internal sealed partial class SocketConnection
             {
                 await Session.GoodbyeAsync(linked.Token).ConfigureAwait(false);
             }
+            catch (OperationCanceledException) when (Token.IsCancellationRequested && !cts.IsCancellationRequested)
+            {
+                // The server ended the connection in answer: RabbitMQ closes with 1000 instead of sending the
+                // RECEIPT a STOMP DISCONNECT asks for. Either ends the goodbye; the disconnect is logged as usual.
+            }
             catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException or ObjectDisposedException)
             {
                 Log.GoodbyeFailed(_owner._logger, _owner.Name, ex.Message);

@@ -307,6 +307,15 @@ public sealed class GatewayOptionsSetupTests
     }
 
     [Fact]
+    public void Configure_WholeNumberBeyondItsType_SaysTheRangeNotThatItIsNoWholeNumber()
+    {
+        // '3000000000' is a whole number: the problem is its size (the per-key limits are checked after binding).
+        var options = Bind(("Gateway:Sockets:a:Url", "ws://h/"), ("Gateway:Sockets:a:MaxMessageSize", "3000000000"));
+
+        Assert.Equal("Gateway:Sockets:a:MaxMessageSize: '3000000000' is not a whole number from -2147483648 to 2147483647", Assert.Single(options.BindErrors));
+    }
+
+    [Fact]
     public void Configure_UnknownSocketKey_OtherSocketKeysStillBind()
     {
         var options = Bind(

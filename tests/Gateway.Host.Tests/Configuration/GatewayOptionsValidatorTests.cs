@@ -117,6 +117,31 @@ public sealed partial class GatewayOptionsValidatorTests
     }
 
     [Fact]
+    public void GetErrors_StompHeadersThatCannotBeSent_EachNamedWithoutItsValue()
+    {
+        // Passed validation before, then failed every connection: CONNECT threw (its headers are not
+        // escaped), SUBSCRIBE threw on content-length, and the socket reconnected forever.
+        var socket = ValidSocket();
+        socket.Stomp.Login = "guest";
+        socket.Stomp.Passcode = "top\nsecret";
+        socket.Stomp.Host = "/\r";
+        socket.Stomp.Subscriptions.Add(new StompSubscriptionOptions { Destination = "/queue/a", Headers = { ["content-length"] = "5", ["x-ok"] = "a:b\nc" } });
+        socket.Stomp.Subscriptions.Add(new StompSubscriptionOptions { Destination = "/queue/b", Headers = { ["x-nul"] = "a\0b" } });
+
+        var errors = ErrorsFor(socket);
+
+        Assert.Equal(
+            [
+                "Gateway:Sockets:a:Stomp:Host: holds a line break or NUL, which a STOMP CONNECT frame cannot carry (its headers are not escaped)",
+                "Gateway:Sockets:a:Stomp:Passcode: holds a line break or NUL, which a STOMP CONNECT frame cannot carry (its headers are not escaped)",
+                "Gateway:Sockets:a:Stomp:Subscriptions:0:Headers:content-length: SUBSCRIBE has no body; the gateway writes content-length itself where there is one",
+                "Gateway:Sockets:a:Stomp:Subscriptions:1:Headers:x-nul: holds a NUL, which a STOMP header cannot carry",
+            ],
+            errors);
+        Assert.DoesNotContain(errors, e => e.Contains("secret", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void GetErrors_PhoenixTopicsAndDurations_EachBadKeyNamed()
     {
         var socket = ValidSocket();

@@ -56,6 +56,7 @@ public sealed class ShutdownTests
         var report = Assert.Single(gateway.Logs.WithEventId(302));
         // The frame cut off in its handler and the 9 still queued: every frame read is accounted for.
         Assert.Contains("10 frames not handled", report.Message, StringComparison.Ordinal);
+        Assert.Contains("within 00:00:01;", report.Message, StringComparison.Ordinal); // the whole ShutdownTimeout, not what was left of it
         var measured = framesDropped.GetMeasurementSnapshot().ContainsTags(new Tag("gateway.socket", "a"), new Tag("gateway.reason", "shutdown"));
         Assert.Equal(10, measured.EvaluateAsCounter());
     }

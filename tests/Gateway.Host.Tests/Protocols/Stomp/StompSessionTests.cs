@@ -320,4 +320,63 @@ public sealed class StompSessionTests
         Assert.Equal((replyKey, SendStatus.Refused), (reply.ReplyKey, reply.Status));
         Assert.Equal("not_found\nno exchange 'x'", Encoding.UTF8.GetString(reply.Reply));
     }
+    [Fact]
+    public async Task OnMessage_MessageCarryingTheReceiptHeaderOfASend_NotTakenForItsReceipt()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+        session.OnMessage(Bytes("CONNECTED\nversion:1.2\n\n\0"), FrameKind.Text, out _);
+        session.Encode(Part("x"), new System.Buffers.ArrayBufferWriter<byte>(), out _, out var replyKey);
+
+        // A broker may copy a SEND's headers, receipt included, onto the MESSAGE it delivers: a message, not a receipt.
+        var message = Bytes(Message("sub-2", "1", "x", $"receipt:{replyKey}\nreceipt-id:{replyKey}\n"));
+        var decision = session.OnMessage(message, FrameKind.Text, out var frame);
+
+        Assert.Equal(ReceiveDecision.Deliver, decision);
+        Assert.Equal("x", Encoding.UTF8.GetString(message, frame.Offset, frame.Length));
+        Assert.Empty(_connection.Replies);
+        session.OnMessage(Bytes($"RECEIPT\nreceipt-id:{replyKey}\n\n\0"), FrameKind.Text, out _);
+        Assert.Equal((replyKey, SendStatus.Confirmed), (_connection.Replies.Single().ReplyKey, _connection.Replies.Single().Status));
+    }
+
+    [Fact]
+    public async Task GoodbyeAsync_Connected_DisconnectWithAReceiptAndDoneWhenTheReceiptArrives()
+    {
+        var session = Create();
+        await session.StartAsync(CancellationToken.None);
+        session.OnMessage(Bytes("CONNECTED\nversion:1.2\n\n\0"), FrameKind.Text, out _);
+        _connection.Calls.Clear();
+
+        var goodbye = session.GoodbyeAsync(CancellationToken.None).AsTask();
+
+        Assert.Equal(["control:Text:DISCONNECT\nreceipt:gateway-disconnect\n\n\0"], _connection.Calls);
+        Assert.False(goodbye.IsCompleted);
+        session.OnMessage(Bytes("RECEIPT\nreceipt-id:gateway-disconnect\n\n\0"), FrameKind.Text, out _);
+        await goodbye.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Empty(_connection.Replies); // the goodbye's receipt confirms no send
+    }
+
+    [Theory]
+    [InlineData("0,0", 1000, 1000, false, false)]   // the server wants none: neither way
+    [InlineData("2000,0", 1000, 1000, false, true)] // sy = 0: we send none; sx > 0: we expect beats
+    [InlineData("0,500", 1000, 1000, true, false)]  // sx = 0: we expect none
+    [InlineData("2000,500", 0, 1000, false, true)]  // cx = 0: we send none
+    [InlineData("2000,500", 1000, 0, true, false)]  // cy = 0: we expect none
+    public async Task OnTick_HeartBeatZeroOnEitherSide_ThatDirectionIsOff(string server, int outgoingMs, int incomingMs, bool sends, bool expects)
+    {
+        var session = Create(s => s.HeartBeat = new StompHeartBeatOptions { Outgoing = TimeSpan.FromMilliseconds(outgoingMs), Incoming = TimeSpan.FromMilliseconds(incomingMs) });
+        await session.StartAsync(CancellationToken.None);
+        session.OnMessage(Bytes($"CONNECTED\nversion:1.2\nheart-beat:{server}\n\n\0"), FrameKind.Text, out _);
+        _connection.Calls.Clear();
+
+        // 10 s is far beyond every period in play (twice the longest included).
+        _time.Advance(TimeSpan.FromSeconds(10));
+        session.OnMessage(Bytes("\n"), FrameKind.Text, out _); // the server just beat: only our side is due
+        session.OnTick(_time.GetTimestamp());
+        Assert.Equal(sends, _connection.Calls.Contains("post:Text:\n"));
+
+        _time.Advance(TimeSpan.FromSeconds(10)); // and now 10 s of silence from the server
+        session.OnTick(_time.GetTimestamp());
+        Assert.Equal(expects, _connection.Failures.Count == 1);
+    }
 }

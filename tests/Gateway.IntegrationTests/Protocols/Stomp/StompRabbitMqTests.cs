@@ -162,6 +162,21 @@ public sealed class StompRabbitMqTests
         Assert.Equal(0, gateway.Status("q").Reconnects);
     }
 
+    [Fact]
+    public async Task Stop_BrokerAnswersDisconnectByClosing_GoodbyeAcceptedNotLoggedAsFailed()
+    {
+        await using var broker = await RabbitMqBroker.RequireAsync();
+        var queue = await broker.DeclareQueueAsync("goodbye");
+        await using var gateway = await GatewayTestHost.StartAsync(Stomp(queue));
+        await Eventually.TrueAsync(() => gateway.Status("q").State == SocketState.Ready, "connected and subscribed");
+
+        await gateway.StopAsync();
+
+        // RabbitMQ answers DISCONNECT (receipt requested) with close 1000, not a RECEIPT: either ends the goodbye.
+        Assert.Empty(gateway.Logs.WithEventId(116));
+        Assert.Single(gateway.Logs.WithEventId(114)); // stopped, with its summary
+    }
+
     /// <summary>Throws the first time it sees each payload.</summary>
     private sealed class FailOnceHandler : IFrameHandler
     {
