@@ -91,7 +91,8 @@ internal sealed partial class FrameDispatcher
 
     /// <summary>
     /// Queues <paramref name="count"/> frames of <paramref name="envelopes"/> in order, waking the handlers once;
-    /// under <see cref="QueueFullMode.Wait"/> waits for room for those that do not fit. Clears what it queued.
+    /// under <see cref="QueueFullMode.Wait"/> waits for room for those that do not fit (in an array of their own:
+    /// the caller's is cleared and free again when this returns, even before the wait ends).
     /// </summary>
     /// <remarks>A frame the stop refuses is counted lost; then this throws <see cref="OperationCanceledException"/> (Wait) as <see cref="EnqueueAsync"/> does.</remarks>
     public ValueTask EnqueueAsync(FrameEnvelope[] envelopes, int count)
@@ -110,7 +111,9 @@ internal sealed partial class FrameDispatcher
             return ValueTask.CompletedTask;
         }
 
-        return WaitAndWriteAsync(envelopes, written, count);
+        var rest = envelopes.AsSpan(written, count - written).ToArray();
+        Array.Clear(envelopes, 0, count);
+        return WaitAndWriteAsync(rest, 0, rest.Length);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

@@ -19,18 +19,11 @@ internal sealed partial class SocketConnection
         {
             while (true)
             {
-                var read = await _reader.ReadBatchAsync(socket, _batch).ConfigureAwait(false);
+                var batch = _batch ??= new ReceiveBatch();
+                var read = await _reader.ReadBatchAsync(socket, batch).ConfigureAwait(false);
                 if (read.Outcome == ReadOutcome.Batch)
                 {
-                    try
-                    {
-                        await DeliverBatchAsync(live, connection).ConfigureAwait(false);
-                    }
-                    finally
-                    {
-                        _batch.Clear();
-                    }
-
+                    await DeliverBatchAsync(live, connection, batch).ConfigureAwait(false);
                     continue;
                 }
 
@@ -86,22 +79,27 @@ internal sealed partial class SocketConnection
         {
             return _closedByGateway ?? Disconnects.FromError(ex, _abort.IsCancellationRequested);
         }
+        finally
+        {
+            // A batch cut short by a failure gives its buffer back; the next connection starts empty.
+            _batch?.Clear();
+        }
     }
 
     /// <summary>
-    /// The messages of <see cref="_batch"/> to the session, and its frames to the dispatcher in one hand-off: slices
-    /// of the shared receive buffer (each frame holds a reference), one clock read for all, no copy.
+    /// The messages of <paramref name="batch"/> to the session, and its frames to the dispatcher in one hand-off:
+    /// slices of the shared receive buffer (each frame holds a reference), one clock read for all, no copy. Clears
+    /// the batch before it may wait for room.
     /// </summary>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask DeliverBatchAsync(LiveConnection live, UpstreamConnection connection)
+    private async ValueTask DeliverBatchAsync(LiveConnection live, UpstreamConnection connection, ReceiveBatch batch)
     {
-        var batch = _batch;
         var shared = batch.Buffer!;
         var array = batch.Array;
         var timestamp = _time.GetTimestamp();
         var receivedAt = _time.GetUtcNow();
         Volatile.Write(ref _lastReceived, timestamp);
-        var envelopes = _batchEnvelopes;
+        var envelopes = t_batchEnvelopes ??= new FrameEnvelope[64];
         var count = 0;
         var references = 0;
         var bytes = 0L;
@@ -120,7 +118,7 @@ internal sealed partial class SocketConnection
                 if (count == envelopes.Length)
                 {
                     Array.Resize(ref envelopes, envelopes.Length * 2);
-                    _batchEnvelopes = envelopes;
+                    t_batchEnvelopes = envelopes;
                 }
 
                 // A slice of the message, so of the shared buffer; or a buffer of the session's own.
@@ -143,13 +141,15 @@ internal sealed partial class SocketConnection
             }
         }
 
+        // The frames hold references of their own (added before any is queued, so that no handler can give the
+        // buffer back early); the batch's goes.
+        shared.AddReferences(references);
+        batch.Clear();
         if (count == 0)
         {
             return;
         }
 
-        // Before any frame is queued, so that no handler can give the buffer back early.
-        shared.AddReferences(references);
         Status.AddReceived(count, bytes);
         if (!_delivering)
         {

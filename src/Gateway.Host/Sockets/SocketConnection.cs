@@ -29,9 +29,12 @@ internal sealed partial class SocketConnection
     private readonly FrameBufferPool _pool;
     private readonly WebSocketMessageReader _reader;
 
-    // The receive loop's: the messages of one read, and their frames on the way to the dispatcher.
-    private readonly ReceiveBatch _batch = new();
-    private FrameEnvelope[] _batchEnvelopes = new FrameEnvelope[64];
+    // The receive loop's: the messages of one read; created with the first batch (an idle socket holds none).
+    private ReceiveBatch? _batch;
+
+    // A batch's frames on their way to the dispatcher; per thread, as the loop fills and queues them without awaiting.
+    [ThreadStatic]
+    private static FrameEnvelope[]? t_batchEnvelopes;
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;

@@ -10,7 +10,7 @@ internal readonly record struct BatchMessage(int Offset, int Length, FrameKind K
 /// </summary>
 internal sealed class ReceiveBatch
 {
-    private BatchMessage[] _messages = new BatchMessage[64];
+    private BatchMessage[] _messages = new BatchMessage[8];
 
     public int Count { get; private set; }
 

@@ -192,6 +192,49 @@ public sealed partial class FrameDispatcherTests : IDisposable
     }
 
     [Fact]
+    public async Task EnqueueBatch_WaitAndMoreThanFits_CallersArrayFreeAtOnceRestWaitsAndAllHandledInOrder()
+    {
+        var dispatcher = Dispatcher(QueueFullMode.Wait, capacity: 4, "gate");
+        await EnqueueAsync(dispatcher, 1);
+        await Gate.Entered.WaitAsync(s_waitLimit, TestContext.Current.CancellationToken);
+        var batch = Enumerable.Range(2, 10).Select(i => Frame(i)).ToArray();
+
+        var queued = dispatcher.EnqueueAsync(batch, batch.Length);
+
+        Assert.False(queued.IsCompleted);
+        Assert.True(dispatcher.IsWaitingForRoom);
+        Assert.All(batch, e => Assert.Null(e.Buffer)); // the caller's array is free again
+        Gate.Open();
+        await queued.AsTask().WaitAsync(s_waitLimit, TestContext.Current.CancellationToken);
+        await dispatcher.CompleteAsync(s_waitLimit);
+
+        Assert.Equal(Enumerable.Range(1, 11).Select(i => (long)i), Gate.Sequences);
+        AssertAllBuffersReturned();
+    }
+
+    [Fact]
+    public async Task EnqueueBatch_FramesSharingOneBuffer_BufferReturnedOnlyAfterTheLastFrame()
+    {
+        var dispatcher = Dispatcher(QueueFullMode.Wait, capacity: 16, "gate");
+        var array = System.Buffers.ArrayPool<byte>.Shared.Rent(64);
+        "f1f2f3"u8.CopyTo(array);
+        var shared = SharedBuffer.Rent(array);
+        shared.AddReferences(3);
+        var batch = Enumerable.Range(0, 3).Select(i => FrameEnvelope.ForFrame(_connection, array, 2 * i, 2, FrameKind.Text, i + 1, default, 0) with { Shared = shared }).ToArray();
+
+        await dispatcher.EnqueueAsync(batch, batch.Length);
+        await Gate.Entered.WaitAsync(s_waitLimit, TestContext.Current.CancellationToken);
+        shared.Release(); // the batch's own reference
+
+        Assert.Same(array, shared.Array); // frames 1-3 still hold it
+        Gate.Open();
+        await dispatcher.CompleteAsync(s_waitLimit);
+
+        Assert.Equal([1L, 2L, 3L], Gate.Sequences);
+        Assert.Empty(shared.Array); // the last frame gave it back
+    }
+
+    [Fact]
     public async Task CompleteAsync_HandlerStillBusyAfterTimeout_CutOffFrameAndQueuedFramesLost()
     {
         var dispatcher = Dispatcher(handlers: "gate");
