@@ -15,7 +15,7 @@ public sealed partial class GatewayWebSocketTests
     // Compressible (repeated words), incompressible (random bytes) and empty payloads. Properties, so that the
     // generators of the other part of this class exist when they are built.
     private static Gen<byte[]> DeflatePayload => Gen.Frequency(
-        (3, s_validText),
+        (3, ServerFrameGen.ValidText),
         (3, Gen.Select(Gen.Int[0, 3000], Gen.OneOf("ab", "price=42.17;", "é€😀"), (n, word) => Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat(word, n))))),
         (2, Gen.Int[0, 2000].SelectMany(n => Gen.Byte.Array[n])),
         (1, Gen.Const(Array.Empty<byte>())),

@@ -9,7 +9,8 @@ namespace Gateway.Host.Tests.Transport;
 /// <param name="First">FIN, RSV1-3 and opcode.</param>
 /// <param name="Masked">Set the mask bit and mask the payload (servers must not).</param>
 /// <param name="TopBitLength">Announce a 64-bit length with the top bit set (and no payload).</param>
-internal sealed record ServerFrame(byte First, byte[] Payload, bool Masked = false, bool TopBitLength = false)
+/// <param name="LengthForm">0: the minimal length encoding (RFC 6455 5.2); 16 or 64: that form even where a shorter one fits.</param>
+internal sealed record ServerFrame(byte First, byte[] Payload, bool Masked = false, bool TopBitLength = false, int LengthForm = 0)
 {
     public static ServerFrame Text(string text, bool fin = true) => new((byte)((fin ? 0x80 : 0) | 0x1), System.Text.Encoding.UTF8.GetBytes(text));
 
@@ -32,11 +33,11 @@ internal sealed record ServerFrame(byte First, byte[] Payload, bool Masked = fal
             return;
         }
 
-        if (Payload.Length <= 125)
+        if (Payload.Length <= 125 && LengthForm == 0)
         {
             output.WriteByte((byte)(maskBit | Payload.Length));
         }
-        else if (Payload.Length <= ushort.MaxValue)
+        else if (Payload.Length <= ushort.MaxValue && LengthForm != 64)
         {
             output.WriteByte((byte)(maskBit | 126));
             output.WriteByte((byte)(Payload.Length >> 8));

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Text;
+using Gateway.Testing;
 
 namespace Gateway.IntegrationTests.Samples;
 
@@ -18,7 +19,7 @@ internal static class SampleProject
     public static string Configuration { get; } = typeof(SampleProject).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
 
     /// <summary>The project file of <c>samples/&lt;name&gt;/&lt;name&gt;.csproj</c>.</summary>
-    public static string Path(string name) => System.IO.Path.Combine(RepositoryRoot(), "samples", name, name + ".csproj");
+    public static string Path(string name) => System.IO.Path.Combine(TestDependency.RepositoryRoot(), "samples", name, name + ".csproj");
 
     /// <summary><c>dotnet publish</c> of the sample into <paramref name="output"/>, built in this test assembly's configuration (incrementally: usually up to date).</summary>
     public static Task PublishAsync(string name, string output)
@@ -53,18 +54,5 @@ internal static class SampleProject
         {
             output.AppendLine(line);
         }
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(System.IO.Path.Combine(directory.FullName, "Gateway.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no Gateway.sln above {AppContext.BaseDirectory}");
     }
 }

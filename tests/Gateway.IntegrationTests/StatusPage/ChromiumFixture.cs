@@ -22,18 +22,6 @@ public sealed class ChromiumFixture : IAsyncLifetime
     /// <summary>Where screenshots go: <c>artifacts/status-page/</c> beside the test assembly.</summary>
     public static string ArtifactsDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "artifacts", "status-page");
 
-    /// <summary>Whether a missing browser fails the test rather than skipping it, and why.</summary>
-    public static (bool Required, string Why) Requirement
-    {
-        get
-        {
-            var require = Environment.GetEnvironmentVariable(RequireVariable);
-            return string.IsNullOrEmpty(require)
-                ? RabbitMqBroker.Requirement
-                : (require is not ("0" or "false" or "False" or "no"), $"{RequireVariable}={require}");
-        }
-    }
-
     public async ValueTask InitializeAsync()
     {
         if (!File.Exists(ExecutablePath))
@@ -56,14 +44,10 @@ public sealed class ChromiumFixture : IAsyncLifetime
     {
         if (_browser is null)
         {
-            var (required, why) = Requirement;
-            var message = $"Debian's chromium is needed for the status page's browser tests: {_absent}. Install it with `apt-get install -y chromium` (or `.ci/chromium.sh` as root).";
-            if (required)
-            {
-                Assert.Fail($"{message} Browser tests are required here ({why}), so this is a failure, not a skip.");
-            }
-
-            Assert.Skip(message);
+            TestDependency.Unavailable(
+                $"Debian's chromium is needed for the status page's browser tests: {_absent}. Install it with `apt-get install -y chromium` (or `.ci/chromium.sh` as root).",
+                "Browser tests",
+                RequireVariable);
         }
 
         var context = await _browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1400, Height = 700 } });
