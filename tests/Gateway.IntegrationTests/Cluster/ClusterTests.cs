@@ -106,9 +106,11 @@ public sealed class ClusterTests(ITestOutputHelper output)
 
         await redis.StartAgainAsync();
         await cluster.WaitAllReadyAsync(cluster.Replicas["gateway-0"], s_replicas, GatewayCluster.StartTimeout);
+
+        // Replicas reconnect to Redis one after the other: a socket may land on an early one first and be
+        // handed over when the others are back, but it is never open twice.
         Assert.Empty(ledger.Overlaps());
         Assert.All(s_sockets, s => Assert.Equal(1, ledger.OpenNow()[s]));
-        Assert.All(s_sockets, s => Assert.Equal(2, ledger.Of(s).Count));
     }
 
     [Fact]
