@@ -55,6 +55,25 @@ internal sealed partial class ClusterCoordinator : BackgroundService
         _ttl = options.LeaseTtl;
         ReplicaId = options.ReplicaId;
         sockets.Changed += Wake;
+        sockets.LimitStops(StopBudget);
+    }
+
+    /// <summary>
+    /// A stop may take <paramref name="budget"/>, but never past the socket's lease deadline as it stands
+    /// now (renewals only move it later).
+    /// </summary>
+    public TimeSpan StopBudget(string name, TimeSpan budget)
+    {
+        lock (_lock)
+        {
+            if (!_leases.TryGetValue(name, out var lease))
+            {
+                return budget;
+            }
+
+            var left = CloseBy - _time.GetElapsedTime(lease.ValidFrom);
+            return left < budget ? (left > TimeSpan.Zero ? left : TimeSpan.Zero) : budget;
+        }
     }
 
     public string ReplicaId { get; }

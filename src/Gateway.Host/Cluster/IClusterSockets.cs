@@ -12,6 +12,9 @@ internal interface IClusterSockets
     /// <summary>Runs the socket here (this replica holds its lease).</summary>
     void Open(string name);
 
+    /// <summary>Bounds every stop of a socket here (a restart by a configuration change too): given the socket and the budget it would have, the budget it gets.</summary>
+    void LimitStops(Func<string, TimeSpan, TimeSpan> budget);
+
     /// <summary>Stops the socket here within <paramref name="timeout"/> (drain, goodbye, close; aborted at the end); completes when it is closed.</summary>
     Task CloseAsync(string name, TimeSpan timeout);
 }

@@ -25,5 +25,7 @@ internal sealed class SupervisorClusterSockets : IClusterSockets
 
     public void Open(string name) => _supervisor.Admit(name);
 
+    public void LimitStops(Func<string, TimeSpan, TimeSpan> budget) => _supervisor.StopBudget = budget;
+
     public Task CloseAsync(string name, TimeSpan timeout) => _supervisor.RevokeAsync(name, timeout);
 }

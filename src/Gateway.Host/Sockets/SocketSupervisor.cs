@@ -110,6 +110,12 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
                 .OrderBy(s => s.Key, StringComparer.Ordinal)
                 .Select(s => new SocketEntry(s.Key, s.Value.MaxMessageSize))];
 
+    /// <summary>
+    /// Cluster mode: bounds the stop of a socket (a restart or removal by a configuration change), given the
+    /// socket and the configured budget, so that it never outlasts the socket's lease.
+    /// </summary>
+    public Func<string, TimeSpan, TimeSpan>? StopBudget { get; set; }
+
     /// <summary>Cluster mode: this replica holds the socket's lease; it runs while configured and enabled.</summary>
     public void Admit(string name)
     {
@@ -377,6 +383,11 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
 
             stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _stops[connection] = stopped.Task;
+        }
+
+        if (StopBudget is { } budget)
+        {
+            timeout = budget(name, timeout);
         }
 
         return StopConnectionAsync(connection, timeout, stopped);

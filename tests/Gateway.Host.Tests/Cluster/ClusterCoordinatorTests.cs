@@ -215,4 +215,23 @@ public sealed class ClusterCoordinatorTests
         Assert.Equal(Rendezvous.Owner("late", ["a", "b"]), cluster.Open["late"]);
         Assert.Empty(cluster.Violations);
     }
+
+    [Fact]
+    public async Task StopBudget_RestartWhileRedisIsAway_NeverPastTheLeaseDeadline()
+    {
+        var cluster = await SteadyAsync("a");
+        var replica = cluster.Replicas["a"];
+        var limit = replica.StopLimit!;
+        var socket = s_sockets[0];
+        var expiry = cluster.Store.Expiry(socket)!.Value;
+
+        // Renewing: a configuration restart keeps its own budget when that ends in time.
+        Assert.Equal(TimeSpan.FromMilliseconds(500), limit(socket, TimeSpan.FromMilliseconds(500)));
+
+        cluster.Store.Unreachable = true;
+        await cluster.RunAsync(s_ttl * 0.4);
+        var budget = limit(socket, TimeSpan.FromSeconds(10));
+        Assert.True(cluster.Time.GetUtcNow() + budget < expiry, $"a 10 s stop now ends by {cluster.Time.GetUtcNow() + budget:O}, the lease expires {expiry:O}");
+        Assert.Equal(TimeSpan.FromSeconds(10), limit("not-held", TimeSpan.FromSeconds(10)));
+    }
 }

@@ -97,6 +97,10 @@ internal sealed class ClusterSimulation
             }
         }
 
+        public Func<string, TimeSpan, TimeSpan>? StopLimit { get; private set; }
+
+        public void LimitStops(Func<string, TimeSpan, TimeSpan> budget) => StopLimit = budget;
+
         public void RaiseChanged() => Changed?.Invoke();
 
         public async Task StepAsync()
