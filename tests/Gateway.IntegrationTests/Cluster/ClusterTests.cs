@@ -155,11 +155,68 @@ public sealed class ClusterTests(ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         }
 
+        // Each replica is ready with its share; its metrics name it.
+        foreach (var (id, replica) in cluster.Replicas)
+        {
+            Assert.Equal(HttpStatusCode.OK, replica.Get("/health/ready"));
+            var metrics = await replica.Http.GetStringAsync("/metrics", TestContext.Current.CancellationToken);
+            Assert.Contains($"gateway_replica=\"{id}\"", metrics, StringComparison.Ordinal);
+            Assert.Contains($"service_instance_id=\"{id}\"", metrics, StringComparison.Ordinal);
+            Assert.Contains("gateway_cluster_owned_sockets{", metrics, StringComparison.Ordinal);
+        }
+
         await Eventually.TrueAsync(() => s_sockets.All(s => ledger.Of(s)[^1].Session.Received.Count == (s == socket ? 3 : 1)), "every message arrived");
         await Task.Delay(500, TestContext.Current.CancellationToken);
         var received = ledger.Of(socket).SelectMany(c => c.Session.Received).Select(m => Encoding.UTF8.GetString(m.Data)).ToList();
         Assert.Equal(["one", "two", "everyone"], received);
         Assert.All(s_sockets.Where(s => s != socket), s => Assert.Equal(["everyone"], ledger.Of(s).SelectMany(c => c.Session.Received).Select(m => Encoding.UTF8.GetString(m.Data))));
+        Assert.Empty(ledger.Overlaps());
+    }
+
+    [Fact]
+    public async Task Cluster_SocketAddedToTheFilesOneReplicaAfterTheOther_ConnectedOnceByItsOwner()
+    {
+        await using var redis = await ClusterRedis.StartAsync();
+        await using var ledger = await ConnectionLedger.StartAsync();
+        await using var cluster = new GatewayCluster(redis, ledger, s_sockets);
+        const string Empty = """{ "Gateway": { "Defaults": { "Handlers": [ "log" ] }, "Sockets": { } } }""";
+        foreach (var id in s_replicas)
+        {
+            cluster.Start(id, new() { ["appsettings.json"] = Empty });
+        }
+
+        await cluster.WaitAllReadyAsync(cluster.Replicas["gateway-0"], s_replicas, GatewayCluster.StartTimeout);
+        const string Late = "late";
+        var owner = Rendezvous.Owner(Late, s_replicas)!;
+        var added = $$"""{ "Gateway": { "Defaults": { "Handlers": [ "log" ] }, "Sockets": { "{{Late}}": { "Url": "{{ledger.Url(Late)}}" } } } }""";
+
+        // The replicas that do not own it read the change first: nobody connects it yet.
+        foreach (var id in s_replicas.Where(r => r != owner))
+        {
+            await File.WriteAllTextAsync(cluster.Replicas[id].File("appsettings.json"), added, TestContext.Current.CancellationToken);
+        }
+
+        await Eventually.TrueAsync(
+            async () => (await GatewayCluster.ListAsync(cluster.Replicas[s_replicas.First(r => r != owner)])).ContainsKey(Late),
+            "a replica that read the change lists the new socket");
+        await Task.Delay(GatewayCluster.LeaseTtl, TestContext.Current.CancellationToken);
+        Assert.Empty(ledger.Of(Late));
+
+        await File.WriteAllTextAsync(cluster.Replicas[owner].File("appsettings.json"), added, TestContext.Current.CancellationToken);
+        await Eventually.TrueAsync(() => ledger.Of(Late).Count == 1, "its owner connects it", GatewayCluster.StartTimeout);
+        await Task.Delay(GatewayCluster.LeaseTtl, TestContext.Current.CancellationToken);
+        Assert.Single(ledger.Of(Late));
+        Assert.Equal(owner, (await GatewayCluster.ListAsync(cluster.Replicas[s_replicas.First(r => r != owner)]))[Late].Owner);
+
+        // Removed everywhere: closed by its owner, gracefully.
+        foreach (var id in s_replicas)
+        {
+            await File.WriteAllTextAsync(cluster.Replicas[id].File("appsettings.json"), Empty, TestContext.Current.CancellationToken);
+        }
+
+        await Eventually.TrueAsync(() => ledger.Of(Late)[0].ClosedAt is not null, "the removed socket is closed", GatewayCluster.StartTimeout);
+        Assert.True(ledger.Of(Late)[0].ClosedGracefully);
+        Assert.All(s_sockets, s => Assert.Single(ledger.Of(s)));
         Assert.Empty(ledger.Overlaps());
     }
 

@@ -52,10 +52,11 @@ internal sealed class GatewayCluster : IAsyncDisposable
 
     public Dictionary<string, GatewayProcess> Replicas { get; } = new(StringComparer.Ordinal);
 
-    public GatewayProcess Start(string replicaId)
+    /// <param name="files">Files for the working directory, e.g. an <c>appsettings.json</c> (watched: edit it to reload).</param>
+    public GatewayProcess Start(string replicaId, Dictionary<string, string>? files = null)
     {
         var environment = new Dictionary<string, string>(_environment) { ["Gateway__Cluster__ReplicaId"] = replicaId };
-        var process = GatewayProcess.Start(environment);
+        var process = GatewayProcess.Start(environment, files);
         Replicas[replicaId] = process;
         return process;
     }
