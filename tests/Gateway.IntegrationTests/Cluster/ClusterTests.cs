@@ -140,6 +140,12 @@ public sealed class ClusterTests(ITestOutputHelper output)
             Assert.Equal("Sent", JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement.GetProperty("status").GetString());
         }
 
+        using (var response = await via.Http.PostAsync($"/sockets/{socket}/batch", new StringContent("""["b1", {"text": "b2"}]""", Encoding.UTF8, "application/json"), TestContext.Current.CancellationToken))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+            Assert.Equal("Sent", JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement.GetProperty("status").GetString());
+        }
+
         // A group publish covers the members on every replica, each once.
         using (var response = await via.Http.PostAsync("/groups/all/messages", new StringContent("everyone", Encoding.UTF8, "text/plain"), TestContext.Current.CancellationToken))
         {
@@ -165,10 +171,10 @@ public sealed class ClusterTests(ITestOutputHelper output)
             Assert.Contains("gateway_cluster_owned_sockets{", metrics, StringComparison.Ordinal);
         }
 
-        await Eventually.TrueAsync(() => s_sockets.All(s => ledger.Of(s)[^1].Session.Received.Count == (s == socket ? 3 : 1)), "every message arrived");
+        await Eventually.TrueAsync(() => s_sockets.All(s => ledger.Of(s)[^1].Session.Received.Count == (s == socket ? 5 : 1)), "every message arrived");
         await Task.Delay(500, TestContext.Current.CancellationToken);
         var received = ledger.Of(socket).SelectMany(c => c.Session.Received).Select(m => Encoding.UTF8.GetString(m.Data)).ToList();
-        Assert.Equal(["one", "two", "everyone"], received);
+        Assert.Equal(["one", "two", "b1", "b2", "everyone"], received);
         Assert.All(s_sockets.Where(s => s != socket), s => Assert.Equal(["everyone"], ledger.Of(s).SelectMany(c => c.Session.Received).Select(m => Encoding.UTF8.GetString(m.Data))));
         Assert.Empty(ledger.Overlaps());
     }
