@@ -73,7 +73,8 @@ internal sealed partial class ClusterSocketSender : ISocketSender, IHostedServic
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _subscribing = SubscribeAsync(_stopping.Token);
+        // Connecting may block for the connect timeout: not on the host's start.
+        _subscribing = Task.Run(() => SubscribeAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
