@@ -44,6 +44,7 @@ internal sealed partial class ClusterCoordinator : BackgroundService
     private DateTimeOffset? _failingSince;
     private string? _lastError;
     private long _leasesLost;
+    private DateTimeOffset? _quarantinedUntil;
 
     public ClusterCoordinator(IClusterStore store, IClusterSockets sockets, ClusterOptions options, Func<TimeSpan> shutdownTimeout, TimeProvider time, ILogger<ClusterCoordinator> logger)
     {
@@ -219,6 +220,7 @@ internal sealed partial class ClusterCoordinator : BackgroundService
         if (wanted.Count > 0)
         {
             var attempts = await Task.WhenAll(wanted.Select(name => TryAcquireAsync(name, cancellationToken))).ConfigureAwait(false);
+            var quarantineLogged = false;
             lock (_lock)
             {
                 for (var i = 0; i < wanted.Count; i++)
@@ -234,9 +236,16 @@ internal sealed partial class ClusterCoordinator : BackgroundService
                     }
                     else if (attempt is { } waiting)
                     {
-                        if (waiting.Result == LeaseAttemptResult.Quarantined && i == 0)
+                        if (waiting.Result == LeaseAttemptResult.Quarantined && !quarantineLogged)
                         {
-                            Log.Quarantined(_logger, waiting.RetryAfter);
+                            quarantineLogged = true;
+                            var until = _time.GetUtcNow() + waiting.RetryAfter;
+                            if (_quarantinedUntil is not { } known || until - known > RenewInterval)
+                            {
+                                Log.Quarantined(_logger, waiting.RetryAfter);
+                            }
+
+                            _quarantinedUntil = until;
                         }
 
                         next = Min(next, waiting.RetryAfter + s_slack);

@@ -33,15 +33,16 @@ internal static class ClusterServiceCollectionExtensions
                 sp.GetRequiredService<IClusterStore>(), sp.GetRequiredService<IClusterSockets>(), sp.GetRequiredService<ClusterOptions>(),
                 () => sp.GetRequiredService<SocketSupervisor>().Current.ShutdownTimeout, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ClusterCoordinator>>());
         });
+        // Hosted services stop in reverse order: the coordinator hands its sockets over while forwarded sends are still served.
+        services.AddSingleton<ClusterSocketSender>();
+        services.AddSingleton<ISocketSender>(static sp => sp.GetRequiredService<ClusterSocketSender>());
+        services.AddHostedService(static sp => sp.GetRequiredService<ClusterSocketSender>());
         services.AddSingleton<ClusterMetrics>();
         services.AddHostedService(static sp =>
         {
             _ = sp.GetRequiredService<ClusterMetrics>();
             return sp.GetRequiredService<ClusterCoordinator>();
         });
-        services.AddSingleton<ClusterSocketSender>();
-        services.AddSingleton<ISocketSender>(static sp => sp.GetRequiredService<ClusterSocketSender>());
-        services.AddHostedService(static sp => sp.GetRequiredService<ClusterSocketSender>());
         services.AddSingleton<ClusterSocketListing>();
         services.AddSingleton<ISocketListing>(static sp => sp.GetRequiredService<ClusterSocketListing>());
         services.AddHostedService(static sp => sp.GetRequiredService<ClusterSocketListing>());
