@@ -39,6 +39,7 @@ public static class GatewayServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
 
+        var cluster = ClusterServiceCollectionExtensions.IsClusterConfigured(configuration);
         services.AddOptions();
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
@@ -78,11 +79,20 @@ public static class GatewayServiceCollectionExtensions
         var plugins = PluginLoader.LoadAll(pluginDirectory, configured, application);
         services.AddSingleton(sp => new PluginCatalog(pluginDirectory, plugins, sp.GetRequiredService<ILogger<PluginCatalog>>()));
         services.AddHostedService(sp => sp.GetRequiredService<PluginCatalog>());
-        services.AddGatewayTelemetry(configuration);
+        services.AddGatewayTelemetry(configuration, cluster ? configuration[$"{GatewayOptions.SectionName}:Cluster:ReplicaId"] ?? Environment.MachineName : null);
         services.AddSingleton<SocketSupervisor>();
         services.AddSingleton<ISocketDirectory>(sp => sp.GetRequiredService<SocketSupervisor>());
         services.AddHostedService(sp => sp.GetRequiredService<SocketSupervisor>());
-        services.AddSingleton<ISocketSender, SocketSender>();
+        services.AddSingleton<SocketSender>();
+        if (cluster)
+        {
+            services.AddGatewayCluster();
+        }
+        else
+        {
+            services.AddSingleton<ISocketSender>(static sp => sp.GetRequiredService<SocketSender>());
+            services.AddSingleton<ISocketListing, TrackerSocketListing>();
+        }
 
         services.AddHealthChecks().AddCheck<SocketHealthCheck>(SocketHealthCheck.Name, tags: ["ready"]).AddCheck<SinkHealthCheck>(SinkHealthCheck.Name, tags: ["ready"]);
 
@@ -108,12 +118,12 @@ public static class GatewayServiceCollectionExtensions
     /// metrics and traces (a span per connection attempt, HTTP server and client spans) also go over
     /// OTLP, configured by the standard <c>OTEL_*</c> variables.
     /// </summary>
-    private static void AddGatewayTelemetry(this IServiceCollection services, IConfiguration configuration)
+    private static void AddGatewayTelemetry(this IServiceCollection services, IConfiguration configuration, string? replicaId)
     {
         var otlp = !string.IsNullOrWhiteSpace(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         var telemetry = services.AddOpenTelemetry()
             .ConfigureResource(resource => resource
-                .AddService(GatewayTelemetry.ServiceName, serviceVersion: typeof(GatewayTelemetry).Assembly.GetName().Version?.ToString())
+                .AddService(GatewayTelemetry.ServiceName, serviceVersion: typeof(GatewayTelemetry).Assembly.GetName().Version?.ToString(), serviceInstanceId: replicaId, autoGenerateServiceInstanceId: replicaId is null)
                 .AddEnvironmentVariableDetector()) // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win
             .WithMetrics(metrics =>
             {

@@ -13,6 +13,9 @@ internal sealed class GatewayOptions
 
     public StatusPageOptions StatusPage { get; } = new();
 
+    /// <summary><c>Gateway:Cluster</c>; null when absent: the gateway runs alone.</summary>
+    public ClusterOptions? Cluster { get; set; }
+
     /// <summary>Problems found while binding (unknown keys, unconvertible values), each naming its key.</summary>
     public List<string> BindErrors { get; } = [];
 }

@@ -20,7 +20,7 @@ namespace Gateway.Host.Configuration;
 /// </remarks>
 internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfigureOptions<GatewayOptions>
 {
-    private static readonly string[] s_topLevelKeys = ["Sockets", "Defaults", "Handlers", "ShutdownTimeout", "Api", "StatusPage", "Plugins"];
+    private static readonly string[] s_topLevelKeys = ["Sockets", "Defaults", "Handlers", "ShutdownTimeout", "Api", "StatusPage", "Plugins", "Cluster"];
 
     public void Configure(GatewayOptions options)
     {
@@ -42,6 +42,11 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
 
         Bind(section.GetSection("Api"), options.Api, errors);
         Bind(section.GetSection("StatusPage"), options.StatusPage, errors);
+        if (section.GetSection("Cluster") is var cluster && (cluster.Value is not null || cluster.GetChildren().Any()))
+        {
+            options.Cluster = new ClusterOptions();
+            Bind(cluster, options.Cluster, errors);
+        }
 
         var defaults = InMemory(section.GetSection("Defaults"));
         foreach (var socketSection in section.GetSection("Sockets").GetChildren())

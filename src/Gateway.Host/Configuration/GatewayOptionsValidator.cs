@@ -29,6 +29,10 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
         var errors = new List<string>(options.BindErrors);
         errors.AddRange(sinkInstances?.Errors ?? []);
         Positive(options.ShutdownTimeout, "Gateway:ShutdownTimeout", errors, MaxTimeout);
+        if (options.Cluster is { } cluster)
+        {
+            ValidateCluster(cluster, errors);
+        }
 
         foreach (var (name, socket) in options.Sockets)
         {
@@ -342,6 +346,40 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             {
                 errors.Add($"{path}:OnConnect:{i}:Binary: is not valid base64");
             }
+        }
+    }
+
+    private static void ValidateCluster(ClusterOptions cluster, List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(cluster.Redis))
+        {
+            errors.Add("Gateway:Cluster:Redis: is required (a Redis connection string, e.g. redis:6379)");
+        }
+        else
+        {
+            try
+            {
+                _ = StackExchange.Redis.ConfigurationOptions.Parse(cluster.Redis);
+            }
+            catch (ArgumentException ex)
+            {
+                errors.Add($"Gateway:Cluster:Redis: is not a valid Redis connection string ({ex.Message})");
+            }
+        }
+
+        if (string.IsNullOrEmpty(cluster.Name) || !SocketNameRegex().IsMatch(cluster.Name))
+        {
+            errors.Add($"Gateway:Cluster:Name: '{cluster.Name}' must be letters, digits, '_', '.' or '-', starting with a letter or digit");
+        }
+
+        if (string.IsNullOrEmpty(cluster.ReplicaId) || !SocketNameRegex().IsMatch(cluster.ReplicaId))
+        {
+            errors.Add($"Gateway:Cluster:ReplicaId: '{cluster.ReplicaId}' must be letters, digits, '_', '.' or '-', starting with a letter or digit");
+        }
+
+        if (cluster.LeaseTtl < ClusterOptions.MinLeaseTtl || cluster.LeaseTtl > ClusterOptions.MaxLeaseTtl)
+        {
+            errors.Add($"Gateway:Cluster:LeaseTtl: must be between {ClusterOptions.MinLeaseTtl} and {ClusterOptions.MaxLeaseTtl}, was {cluster.LeaseTtl}");
         }
     }
 

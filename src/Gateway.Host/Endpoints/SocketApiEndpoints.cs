@@ -22,9 +22,9 @@ internal static class SocketApiEndpoints
 
     public static void MapSocketApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/sockets", static (SocketHealthTracker tracker) => Results.Json(tracker.Snapshot(), JsonOptions));
-        endpoints.MapGet("/sockets/{name}", static (string name, SocketHealthTracker tracker)
-            => tracker.TryGet(name, out var status) ? Results.Json(status.Snapshot(), JsonOptions) : UnknownSocket(name));
+        endpoints.MapGet("/sockets", static async (ISocketListing listing, HttpContext context) => Results.Json(await listing.ListAsync(context.RequestAborted).ConfigureAwait(false), JsonOptions));
+        endpoints.MapGet("/sockets/{name}", static async (string name, ISocketListing listing, HttpContext context)
+            => await listing.GetAsync(name, context.RequestAborted).ConfigureAwait(false) is { } status ? Results.Json(status, JsonOptions) : UnknownSocket(name));
 
         endpoints.MapGet("/sockets/{name}/topics/{topic}/presence", static (string name, string topic, ISocketDirectory sockets)
             => sockets.TryGetPresence(name, topic, out var presence) switch

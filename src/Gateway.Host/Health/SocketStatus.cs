@@ -56,6 +56,9 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 
     public IReadOnlyList<string> Groups { get; init; } = [];
 
+    /// <summary>In a cluster, the replica that runs the socket (this one); null for a gateway alone.</summary>
+    public string? Owner { get; set; }
+
     /// <summary>The protocol's subscriptions (STOMP), in configuration order; empty for raw sockets.</summary>
     public IReadOnlyList<SubscriptionStatus> Subscriptions { get => Volatile.Read(ref _subscriptions); set => Volatile.Write(ref _subscriptions, value); }
 
@@ -214,7 +217,10 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
                 Name, _state, _stateDetail, _since, Protocol, Transport, Required, Url, _attempt, _reconnects, _lastConnectedAt,
                 _lastCloseStatus, _lastCloseDescription, _lastDisconnect, _lastDisconnectReason, _lastClosedBy, _lastError, _lastHttpStatus,
                 FramesReceived, FramesHandled, FramesSent, QueueDepth(), FramesDropped, HandlerErrors, OutboundDepth(), Groups,
-                Volatile.Read(ref _failing), Subscriptions.Count == 0 ? null : [.. Subscriptions.Select(s => s.Snapshot())], RecentDisconnects());
+                Volatile.Read(ref _failing), Subscriptions.Count == 0 ? null : [.. Subscriptions.Select(s => s.Snapshot())], RecentDisconnects())
+            {
+                Owner = Owner,
+            };
         }
     }
 
@@ -267,7 +273,11 @@ internal sealed record SocketStatusSnapshot(
     IReadOnlyList<string> Groups,
     FailingHandler? FailingHandler,
     IReadOnlyList<SubscriptionSnapshot>? Subscriptions = null,
-    IReadOnlyList<DisconnectRecord>? RecentDisconnects = null);
+    IReadOnlyList<DisconnectRecord>? RecentDisconnects = null)
+{
+    /// <summary>In a cluster, the replica that runs the socket; null for a gateway alone (and left out of the JSON).</summary>
+    public string? Owner { get; init; }
+}
 
 /// <summary>One ended connection: when, the <c>gateway_reason</c> label, in words, the close code, and who closed.</summary>
 internal sealed record DisconnectRecord(DateTimeOffset At, string Reason, string Description, int? CloseStatus, string ClosedBy);

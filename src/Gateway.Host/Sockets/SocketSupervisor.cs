@@ -46,6 +46,13 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
     private readonly CancellationTokenSource _watchdogStop = new();
     private Task _watchdog = Task.CompletedTask;
 
+    // Cluster mode (Gateway:Cluster): only the sockets whose lease this replica holds run; null runs every socket.
+    private readonly HashSet<string>? _admitted;
+    private readonly Lock _admitLock = new();
+    private readonly ConcurrentDictionary<SocketConnection, Task> _stops = new();
+    private volatile GatewayOptions? _target;
+    private readonly string? _replicaId;
+
     public SocketSupervisor(IOptionsMonitor<GatewayOptions> monitor, GatewayOptionsValidator validator, IServiceProvider services, WebSocketConnector connector, GatewayMetrics metrics, SocketHealthTracker tracker, TimeProvider time, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime)
     {
         // Sockets connect once the whole host is up (the demo socket's upstream is this host's own endpoint).
@@ -59,6 +66,11 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
         _time = time;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<SocketSupervisor>();
+        if (monitor.CurrentValue.Cluster is not null)
+        {
+            _admitted = new(StringComparer.OrdinalIgnoreCase);
+            _replicaId = monitor.CurrentValue.Cluster?.ReplicaId;
+        }
     }
 
     /// <summary>Raised after each reload attempt, applied or rejected (for tests and diagnostics).</summary>
@@ -79,11 +91,67 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
             return true;
         }
 
+        // In a cluster, a socket another replica runs exists too: sends to it are forwarded.
+        if (_admitted is not null && _applied.Sockets.TryGetValue(name, out var options) && options.Enabled)
+        {
+            socket = new SocketEntry(_applied.Sockets.Keys.First(k => k.Equals(name, StringComparison.OrdinalIgnoreCase)), options.MaxMessageSize);
+            return true;
+        }
+
         socket = null;
         return false;
     }
 
-    IReadOnlyList<SocketEntry> ISocketDirectory.Group(string group) => [.. MembersOf(group).Select(Entry)];
+    IReadOnlyList<SocketEntry> ISocketDirectory.Group(string group)
+        => _admitted is null
+            ? [.. MembersOf(group).Select(Entry)]
+            : [.. _applied.Sockets
+                .Where(s => s.Value.Enabled && s.Value.Groups.Contains(group, StringComparer.OrdinalIgnoreCase))
+                .OrderBy(s => s.Key, StringComparer.Ordinal)
+                .Select(s => new SocketEntry(s.Key, s.Value.MaxMessageSize))];
+
+    /// <summary>
+    /// Cluster mode: bounds the stop of a socket (a restart or removal by a configuration change), given the
+    /// socket and the configured budget, so that it never outlasts the socket's lease.
+    /// </summary>
+    public Func<string, TimeSpan, TimeSpan>? StopBudget { get; set; }
+
+    /// <summary>Cluster mode: this replica holds the socket's lease; it runs while configured and enabled.</summary>
+    public void Admit(string name)
+    {
+        lock (_admitLock)
+        {
+            if (_admitted is null || !_admitted.Add(name))
+            {
+                return;
+            }
+
+            // A stop still under way (a restart, a removal) starts it itself when it is done, if it should.
+            var options = _target ?? _applied;
+            if (options.Sockets.TryGetValue(name, out var socket) && socket.Enabled && !_connections.ContainsKey(name) && !_stops.Keys.Any(c => c.Name.Equals(name, StringComparison.OrdinalIgnoreCase)))
+            {
+                Start(name, socket);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Cluster mode: the lease is going; the socket stops within <paramref name="timeout"/> (drain, goodbye, close)
+    /// and is not started again until admitted. Completes when no connection of that name is open here.
+    /// </summary>
+    public async Task RevokeAsync(string name, TimeSpan timeout)
+    {
+        Task[] pending;
+        lock (_admitLock)
+        {
+            _admitted?.Remove(name);
+            pending = [.. _stops.Where(s => s.Key.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).Select(s => s.Value)];
+        }
+
+        // A stop already under way (a restart, a removal) has its own budget, at most ShutdownTimeout.
+        await TakeAndStopAsync(name, timeout).ConfigureAwait(false);
+        await Task.WhenAll(pending).ConfigureAwait(false);
+    }
 
     PresenceLookup ISocketDirectory.TryGetPresence(string name, string topic, out System.Text.Json.Nodes.JsonObject? presence)
     {
@@ -196,16 +264,14 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
 
     private async Task<SocketOptionsDiff> ApplyAsync(GatewayOptions next)
     {
+        _target = next;
         var diff = SocketOptionsDiff.Compute(_applied.Sockets, next.Sockets);
         var timeout = next.ShutdownTimeout;
         var work = new List<Task>();
         foreach (var name in diff.Removed)
         {
             Log.SocketRemoved(_logger, name);
-            if (_connections.TryRemove(name, out var connection))
-            {
-                work.Add(StopConnectionAsync(connection, timeout));
-            }
+            work.Add(TakeAndStopAsync(name, timeout));
         }
 
         foreach (var name in diff.Changed)
@@ -235,7 +301,7 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
         foreach (var name in diff.Added)
         {
             Log.SocketAdded(_logger, name);
-            Start(name, next.Sockets[name]);
+            StartIfAdmitted(name, next.Sockets[name]);
         }
 
         await Task.WhenAll(work).ConfigureAwait(false);
@@ -273,12 +339,19 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
 
     private async Task RestartAsync(string name, SocketOptions options, TimeSpan timeout)
     {
-        if (_connections.TryRemove(name, out var old))
-        {
-            await StopConnectionAsync(old, timeout).ConfigureAwait(false);
-        }
+        await TakeAndStopAsync(name, timeout).ConfigureAwait(false);
+        StartIfAdmitted(name, options);
+    }
 
-        Start(name, options);
+    private void StartIfAdmitted(string name, SocketOptions options)
+    {
+        lock (_admitLock)
+        {
+            if ((_admitted is null || _admitted.Contains(name)) && !_connections.ContainsKey(name))
+            {
+                Start(name, options);
+            }
+        }
     }
 
     private void Start(string name, SocketOptions options)
@@ -288,11 +361,39 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
         var protocol = _services.GetRequiredKeyedService<IProtocol>(options.Protocol);
         var connection = new SocketConnection(name, options, protocol, pipeline, encoder, _connector, _metrics, _time, _loggerFactory, _hostStarted.Task);
         _connections[name] = connection;
+        connection.Status.Owner = _replicaId;
         _tracker.Add(connection.Status);
         connection.Start();
     }
 
-    private async Task StopConnectionAsync(SocketConnection connection, TimeSpan timeout)
+    /// <summary>
+    /// Takes the socket's connection out of the running set and marks it stopping, in one step under
+    /// the admission lock: <see cref="Admit"/> never starts a second connection while the old one closes.
+    /// </summary>
+    private Task TakeAndStopAsync(string name, TimeSpan timeout)
+    {
+        SocketConnection? connection;
+        TaskCompletionSource stopped;
+        lock (_admitLock)
+        {
+            if (!_connections.TryRemove(name, out connection))
+            {
+                return Task.CompletedTask;
+            }
+
+            stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _stops[connection] = stopped.Task;
+        }
+
+        if (StopBudget is { } budget)
+        {
+            timeout = budget(name, timeout);
+        }
+
+        return StopConnectionAsync(connection, timeout, stopped);
+    }
+
+    private async Task StopConnectionAsync(SocketConnection connection, TimeSpan timeout, TaskCompletionSource? stopped = null)
     {
         try
         {
@@ -305,6 +406,8 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
         finally
         {
             _tracker.Remove(connection.Status);
+            _stops.TryRemove(connection, out _);
+            stopped?.TrySetResult();
         }
     }
 

@@ -389,7 +389,7 @@ public sealed class GatewayOptionsSetupTests
         var options = Bind(("Gateway:Socket:a:Url", "ws://h/"));
 
         Assert.Equal(
-            "Gateway:Socket: unknown key (known: Sockets, Defaults, Handlers, ShutdownTimeout, Api, StatusPage, Plugins)",
+            "Gateway:Socket: unknown key (known: Sockets, Defaults, Handlers, ShutdownTimeout, Api, StatusPage, Plugins, Cluster)",
             Assert.Single(options.BindErrors));
         Assert.Empty(options.Sockets);
     }

@@ -70,6 +70,47 @@ public sealed class ManifestTests
     }
 
     [Fact]
+    public void Deployment_Cluster_ThreeReplicasWithTheRedisServiceOfTheKustomization()
+    {
+        Assert.Equal("3", Scalar(KubernetesObject("Deployment"), "spec", "replicas"));
+        var redis = Assert.Single(Sequence(GatewayContainer(), "env").Children.OfType<YamlMappingNode>(), e => Scalar(e, "name") == "Gateway__Cluster__Redis");
+        var service = KubernetesObject("Service", "gateway-redis");
+        Assert.Equal($"gateway-redis:{Scalar(Assert.Single(Sequence(service, "spec", "ports").Children), "port")}", Scalar(redis, "value"));
+        var selector = Mapping(service, "spec", "selector");
+        var labels = Mapping(KubernetesObject("Deployment", "gateway-redis"), "spec", "template", "metadata", "labels");
+        Assert.All(selector.Children, pair => Assert.Equal(((YamlScalarNode)pair.Value).Value, (Find(labels, ((YamlScalarNode)pair.Key).Value ?? "") as YamlScalarNode)?.Value));
+        Assert.Contains("redis.yaml", File.ReadAllText(Path.Combine(s_root, "deploy", "kubernetes", "kustomization.yaml")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ComposeCluster_EveryGateway_BindsAndValidatesTheSameClusterWithItsOwnPort()
+    {
+        var services = Mapping(Assert.Single(Load(Path.Combine(s_root, "deploy", "compose.cluster.yaml"))), "services");
+        string[] gateways = ["gateway-0", "gateway-1", "gateway-2"];
+        Assert.NotNull(Find(services, "redis"));
+        var ports = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in gateways)
+        {
+            var service = Mapping(services, name);
+            Assert.Equal(name, Scalar(service, "hostname"));
+            Assert.True(ports.Add(Scalar(Assert.Single(Sequence(service, "ports").Children))));
+            // The shared part comes by a YAML merge key (<<: *gateway), which the parser leaves as a key.
+            var settings = ((YamlMappingNode)(Find(service, "environment") ?? Find(service, "<<", "environment"))!).Children.ToDictionary(e => ((YamlScalarNode)e.Key).Value!.Replace("__", ":", StringComparison.Ordinal), e => ((YamlScalarNode)e.Value).Value);
+            var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+                .AddJsonFile(Path.Combine(s_root, "appsettings.json"))
+                .AddInMemoryCollection(settings)
+                .Build();
+            using var provider = new Microsoft.Extensions.DependencyInjection.ServiceCollection().AddLogging().AddGateway(configuration).Services.BuildServiceProvider();
+            var options = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Microsoft.Extensions.Options.IOptions<Gateway.Host.Configuration.GatewayOptions>>(provider).Value;
+            var validator = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Gateway.Host.Configuration.GatewayOptionsValidator>(provider);
+
+            Assert.Empty(validator.GetErrors(options));
+            Assert.Equal("redis:6379", options.Cluster?.Redis);
+            Assert.Equal(12, options.Sockets.Count(s => s.Value.Enabled));
+        }
+    }
+
+    [Fact]
     public void Compose_Gateway_Maps8080ReadOnlyWithTmpAndDataVolume()
     {
         var gateway = Mapping(ComposeFile(), "services", "gateway");
@@ -223,11 +264,15 @@ public sealed class ManifestTests
     private static YamlMappingNode ComposeFile()
         => Assert.Single(Load(Path.Combine(s_root, "deploy", "compose.yaml")));
 
-    /// <summary>The single object of <paramref name="kind"/> among all documents under deploy/kubernetes.</summary>
-    private static YamlMappingNode KubernetesObject(string kind)
+    /// <summary>
+    /// The single object of <paramref name="kind"/> among all documents under deploy/kubernetes: the one
+    /// called <paramref name="name"/>, or by default the gateway's (not the cluster Redis's, redis.yaml).
+    /// </summary>
+    private static YamlMappingNode KubernetesObject(string kind, string? name = null)
         => Assert.Single(
             YamlFiles().Where(f => f.StartsWith(Path.Combine(s_root, "deploy", "kubernetes") + Path.DirectorySeparatorChar, StringComparison.Ordinal)).SelectMany(Load),
-            d => Find(d, "kind") is YamlScalarNode { Value: var k } && k == kind);
+            d => Find(d, "kind") is YamlScalarNode { Value: var k } && k == kind
+                && Find(d, "metadata", "name") is YamlScalarNode { Value: var n } && (name is null ? n != "gateway-redis" : n == name));
 
     private static YamlMappingNode PodSpec() => Mapping(KubernetesObject("Deployment"), "spec", "template", "spec");
 

@@ -3,7 +3,7 @@
 // The API key lives only in this closure: never in a URL, a cookie or storage.
 'use strict';
 (() => {
-  const COLUMNS = 14;
+  const COLUMNS = 15;
   const OVERSCAN = 8;
   const DEFAULT_DETAIL_HEIGHT = 160;
 
@@ -200,7 +200,8 @@
     for (const i of [6, 7, 8, 9, 10, 12]) cells[i].classList.add('num');
     cells[1].className = 'name';
     cells[11].classList.add('reason');
-    cells[13].className = 'actions';
+    cells[13].className = 'owner';
+    cells[14].className = 'actions';
     for (const [action, label, title] of [['reconnect', 'Reconnect', 'close and reconnect (needs the API key)'], ['send', 'Send', 'send the test message (needs the API key)']]) {
       const button = document.createElement('button');
       button.type = 'button';
@@ -208,7 +209,7 @@
       button.dataset.action = action;
       button.textContent = label;
       button.title = title;
-      cells[13].append(button);
+      cells[14].append(button);
     }
     row = { tr, cells, state, expand, detail: null };
     rendered.set(name, row);
@@ -246,6 +247,9 @@
     text(c[11], reason);
     c[11].title = reason;
     text(c[12], socket.reconnects);
+    // In a cluster every socket names the replica that runs it; the column shows only then.
+    text(c[13], socket.owner);
+    if (socket.owner && !document.body.classList.contains('clustered')) document.body.classList.add('clustered');
   }
 
   function element(tag, value, className) {
