@@ -57,24 +57,33 @@ internal static class DirectUpgrade
     {
         var host = url.IdnHost;
         var port = url.Port;
+
+        // Dual mode where the OS has IPv6; a host name tries each of its addresses in turn.
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+
+        // The attempt's token ends whatever is in progress by closing the socket; no I/O call gets it. A socket
+        // keeps the token of its last operation for life, and with it the attempt's CancellationTokenSource.
+        var abort = cancellationToken.UnsafeRegister(static s => ((Socket)s!).Dispose(), socket);
         Stream? stream = null;
         try
         {
             try
             {
-                stream = proxyUrl is null
-                    ? await ConnectAsync(host, port, cancellationToken).ConfigureAwait(false)
-                    : await TunnelAsync(proxy, proxyUrl, host, port, cancellationToken).ConfigureAwait(false);
+                await (proxyUrl is null ? ConnectAsync(socket, host, port) : ConnectAsync(socket, proxyUrl.IdnHost, proxyUrl.Port)).ConfigureAwait(false);
+                stream = new NetworkStream(socket, ownsSocket: true);
+                if (proxyUrl is not null)
+                {
+                    await TunnelAsync(stream, proxy, proxyUrl, host, port).ConfigureAwait(false);
+                }
+
                 if (IsSecure(url))
                 {
-                    var tcp = stream;
-                    stream = null; // AuthenticateAsync owns it now
-                    stream = await AuthenticateAsync(tcp, host, acceptAnyCertificate, cancellationToken).ConfigureAwait(false);
+                    stream = await AuthenticateAsync(stream, host, acceptAnyCertificate).ConfigureAwait(false);
                 }
 
                 var key = WebSocketUpgrade.CreateKey();
-                await WriteAsync(stream, Request(url, headers, key, subProtocols, compression), cancellationToken).ConfigureAwait(false);
-                var (head, rest) = await ReadHeadAsync(stream, cancellationToken).ConfigureAwait(false);
+                await WriteAsync(stream, Request(url, headers, key, subProtocols, compression)).ConfigureAwait(false);
+                var (head, rest) = await ReadHeadAsync(stream).ConfigureAwait(false);
                 if (head.Status != 101)
                 {
                     throw ConnectException.Refused(head.Status, head.Location);
@@ -82,10 +91,17 @@ internal static class DirectUpgrade
 
                 var (subProtocol, deflate) = WebSocketUpgrade.Check(head.Answer, key, subProtocols, compression);
 
+                // Waits for a callback already running: after this, the socket is closed only if the token says so.
+                await abort.DisposeAsync().ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+
                 // Frames the server sent right behind its answer are read first.
-                var upgraded = rest is null ? stream : new PrefixedStream(stream, rest);
-                stream = null;
-                return (upgraded, subProtocol, deflate);
+                return (rest is null ? stream : new PrefixedStream(stream, rest), subProtocol, deflate);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && cancellationToken.IsCancellationRequested)
+            {
+                // The token closed the socket under the call: a timeout or a stop, not a network failure.
+                throw new OperationCanceledException(ex.Message, ex, cancellationToken);
             }
             catch (Exception ex) when (ex is HttpRequestException or HttpIOException or IOException)
             {
@@ -94,78 +110,60 @@ internal static class DirectUpgrade
         }
         catch
         {
+            await abort.DisposeAsync().ConfigureAwait(false);
             if (stream is not null)
             {
                 await stream.DisposeAsync().ConfigureAwait(false);
             }
 
+            socket.Dispose();
             throw;
         }
     }
 
     private static bool IsSecure(Uri url) => url.Scheme == Uri.UriSchemeWss || url.Scheme == Uri.UriSchemeHttps;
 
-    private static async Task<Stream> ConnectAsync(string host, int port, CancellationToken cancellationToken)
+    private static async Task ConnectAsync(Socket socket, string host, int port)
     {
-        // Dual mode where the OS has IPv6; a host name tries each of its addresses in turn.
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
             EndPoint endPoint = IPAddress.TryParse(host, out var address) ? new IPEndPoint(address, port) : new DnsEndPoint(host, port);
-            await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
+            await socket.ConnectAsync(endPoint).ConfigureAwait(false);
         }
         catch (SocketException ex)
         {
-            socket.Dispose();
             throw new HttpRequestException(HttpRequestError.ConnectionError, string.Create(CultureInfo.InvariantCulture, $"{ex.Message} ({host}:{port})"), ex);
         }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-
-        return new NetworkStream(socket, ownsSocket: true);
     }
 
     /// <summary>An HTTP CONNECT tunnel to <paramref name="host"/>:<paramref name="port"/> through the proxy, with Basic credentials if it has some.</summary>
-    private static async Task<Stream> TunnelAsync(IWebProxy? proxy, Uri proxyUrl, string host, int port, CancellationToken cancellationToken)
+    private static async Task TunnelAsync(Stream stream, IWebProxy? proxy, Uri proxyUrl, string host, int port)
     {
-        var stream = await ConnectAsync(proxyUrl.IdnHost, proxyUrl.Port, cancellationToken).ConfigureAwait(false);
-        try
+        var authority = string.Create(CultureInfo.InvariantCulture, $"{(host.Contains(':', StringComparison.Ordinal) ? "[" + host + "]" : host)}:{port}");
+        var request = new StringBuilder().Append("CONNECT ").Append(authority).Append(" HTTP/1.1\r\nHost: ").Append(authority).Append("\r\n");
+        if (proxy?.Credentials?.GetCredential(proxyUrl, "Basic") is { } credential)
         {
-            var authority = string.Create(CultureInfo.InvariantCulture, $"{(host.Contains(':', StringComparison.Ordinal) ? "[" + host + "]" : host)}:{port}");
-            var request = new StringBuilder().Append("CONNECT ").Append(authority).Append(" HTTP/1.1\r\nHost: ").Append(authority).Append("\r\n");
-            if (proxy?.Credentials?.GetCredential(proxyUrl, "Basic") is { } credential)
-            {
-                var token = Convert.ToBase64String(Encoding.UTF8.GetBytes(credential.UserName + ":" + credential.Password));
-                request.Append("Proxy-Authorization: Basic ").Append(token).Append("\r\n");
-            }
-
-            await WriteAsync(stream, request.Append("\r\n"), cancellationToken).ConfigureAwait(false);
-            var (head, rest) = await ReadHeadAsync(stream, cancellationToken).ConfigureAwait(false);
-            var shown = new UriBuilder(proxyUrl) { UserName = string.Empty, Password = string.Empty }.Uri;
-            if (head.Status is < 200 or > 299)
-            {
-                throw new HttpRequestException(HttpRequestError.ProxyTunnelError, string.Create(CultureInfo.InvariantCulture, $"The proxy tunnel request to proxy '{shown}' failed with status code '{head.Status}'."));
-            }
-
-            if (rest is not null)
-            {
-                throw new HttpRequestException(HttpRequestError.ProxyTunnelError, $"The proxy '{shown}' sent data before the tunnel was used.");
-            }
-
-            return stream;
+            var token = Convert.ToBase64String(Encoding.UTF8.GetBytes(credential.UserName + ":" + credential.Password));
+            request.Append("Proxy-Authorization: Basic ").Append(token).Append("\r\n");
         }
-        catch
+
+        await WriteAsync(stream, request.Append("\r\n")).ConfigureAwait(false);
+        var (head, rest) = await ReadHeadAsync(stream).ConfigureAwait(false);
+        var shown = new UriBuilder(proxyUrl) { UserName = string.Empty, Password = string.Empty }.Uri;
+        if (head.Status is < 200 or > 299)
         {
-            await stream.DisposeAsync().ConfigureAwait(false);
-            throw;
+            throw new HttpRequestException(HttpRequestError.ProxyTunnelError, string.Create(CultureInfo.InvariantCulture, $"The proxy tunnel request to proxy '{shown}' failed with status code '{head.Status}'."));
+        }
+
+        if (rest is not null)
+        {
+            throw new HttpRequestException(HttpRequestError.ProxyTunnelError, $"The proxy '{shown}' sent data before the tunnel was used.");
         }
     }
 
-    private static async Task<Stream> AuthenticateAsync(Stream stream, string host, bool acceptAnyCertificate, CancellationToken cancellationToken)
+    private static async Task<Stream> AuthenticateAsync(Stream stream, string host, bool acceptAnyCertificate)
     {
+        // Owns the socket's stream from here: a failure disposes both.
         var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
         try
         {
@@ -178,17 +176,12 @@ internal static class DirectUpgrade
                     CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
                     RemoteCertificateValidationCallback = acceptAnyCertificate ? s_acceptAny : null,
                 },
-                cancellationToken).ConfigureAwait(false);
+                CancellationToken.None).ConfigureAwait(false);
             return ssl;
         }
         catch (Exception ex)
         {
             await ssl.DisposeAsync().ConfigureAwait(false);
-            if (ex is OperationCanceledException)
-            {
-                throw;
-            }
-
             throw new HttpRequestException(HttpRequestError.SecureConnectionError, "The SSL connection could not be established, see inner exception.", ex);
         }
     }
@@ -241,14 +234,14 @@ internal static class DirectUpgrade
         return request.Append("\r\n");
     }
 
-    private static async ValueTask WriteAsync(Stream stream, StringBuilder text, CancellationToken cancellationToken)
+    private static async ValueTask WriteAsync(Stream stream, StringBuilder text)
     {
         var value = text.ToString();
         var buffer = ArrayPool<byte>.Shared.Rent(Encoding.UTF8.GetMaxByteCount(value.Length));
         try
         {
             var length = Encoding.UTF8.GetBytes(value, buffer);
-            await stream.WriteAsync(buffer.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+            await stream.WriteAsync(buffer.AsMemory(0, length)).ConfigureAwait(false);
         }
         finally
         {
@@ -257,7 +250,7 @@ internal static class DirectUpgrade
     }
 
     /// <summary>Reads one response head; bytes read past its end (the server's first frames) come back as <c>Extra</c>.</summary>
-    private static async Task<(ResponseHead Head, byte[]? Extra)> ReadHeadAsync(Stream stream, CancellationToken cancellationToken)
+    private static async Task<(ResponseHead Head, byte[]? Extra)> ReadHeadAsync(Stream stream)
     {
         var buffer = ArrayPool<byte>.Shared.Rent(FirstReadSize);
         var length = 0;
@@ -279,7 +272,7 @@ internal static class DirectUpgrade
                     buffer = larger;
                 }
 
-                var read = await stream.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false);
+                var read = await stream.ReadAsync(buffer.AsMemory(length)).ConfigureAwait(false);
                 if (read == 0)
                 {
                     throw new HttpIOException(HttpRequestError.ResponseEnded, "The response ended prematurely.");
