@@ -327,7 +327,8 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
             {
                 var now = _time.GetTimestamp();
                 var trim = ++ticks % TrimEveryTicks == 0;
-                foreach (var connection in _connections.Values)
+                // The enumerator, not Values: Values takes every lock and copies 10,000 entries four times a second.
+                foreach (var (_, connection) in _connections)
                 {
                     connection.OnTick(now);
                     if (trim)
