@@ -199,8 +199,8 @@ internal sealed class WebSocketConnector(IServiceProvider services) : IDisposabl
 
     public void Dispose()
     {
+        // _inFlight stays: it holds no wait handle, and a connect still ending after disposal releases it.
         _invoker.Dispose();
-        _inFlight.Dispose();
         if (_insecureInvoker.IsValueCreated)
         {
             _insecureInvoker.Value.Dispose();
