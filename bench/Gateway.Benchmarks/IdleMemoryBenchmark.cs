@@ -6,6 +6,10 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
+using Gateway.Host.Configuration;
+using Gateway.Host.Sockets;
+using Gateway.Host.Transport;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Benchmarks;
 
@@ -30,7 +34,9 @@ internal sealed record IdleResult(
     double CommittedBytesPerSocket,
     int ThreadsBefore,
     int ThreadsAfter,
-    string? Failure);
+    string? Failure,
+    double ConnectCpuSeconds = double.NaN,
+    double ApplySeconds = double.NaN);
 
 /// <summary>
 /// Idle memory per socket. The idle server runs in a child process (<c>serve-idle</c>) and the
@@ -62,7 +68,7 @@ internal static class IdleMemoryBenchmark
                     {
                         var line = await ChildProcess.ReadLineStartingWithAsync(client, ResultPrefix, TimeSpan.FromMinutes(5)).ConfigureAwait(false);
                         var result = ParseResult(line);
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    connected in {result.ConnectSeconds:N1} s; per socket: managed {result.ManagedBytesPerSocket:N0} B, working set {result.WorkingSetBytesPerSocket:N0} B, GC committed {result.CommittedBytesPerSocket:N0} B; threads {result.ThreadsBefore} -> {result.ThreadsAfter}{(result.Failure is null ? string.Empty : " FAILED: " + result.Failure)}"));
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    connected in {result.ConnectSeconds:N1} s ({result.ConnectCpuSeconds:N1} s CPU{(double.IsNaN(result.ApplySeconds) ? string.Empty : $", reload applied after {result.ApplySeconds:N2} s")}); per socket: managed {result.ManagedBytesPerSocket:N0} B, working set {result.WorkingSetBytesPerSocket:N0} B, GC committed {result.CommittedBytesPerSocket:N0} B; threads {result.ThreadsBefore} -> {result.ThreadsAfter}{(result.Failure is null ? string.Empty : " FAILED: " + result.Failure)}"));
                         results.Add(result);
                     }
                     catch (Exception ex) when (ex is TimeoutException or InvalidOperationException or FormatException)
@@ -146,8 +152,15 @@ internal static class IdleMemoryBenchmark
             var before = MemorySnapshot.Take();
             var mappingsBefore = MemorySnapshot.ResidentByMapping();
 
-            // No local keeps the dictionary: the provider's copy is the only configuration retained.
+            // The reload is applied (bound, validated, every worker created and started) before the sockets connect.
+            var supervisor = host.Services.GetRequiredService<SocketSupervisor>();
+            var applySeconds = double.NaN;
             var connecting = Stopwatch.StartNew();
+            void Applied(SocketOptionsDiff? diff) => applySeconds = connecting.Elapsed.TotalSeconds;
+            supervisor.ReloadProcessed += Applied;
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+
+            // No local keeps the dictionary: the provider's copy is the only configuration retained.
             host.Reload(GatewayHost.Configuration(url, count, "s", GatewayHost.Configuration(url, 1, "warm")));
             string? failure = null;
             try
@@ -160,9 +173,11 @@ internal static class IdleMemoryBenchmark
             }
 
             var connectSeconds = connecting.Elapsed.TotalSeconds;
+            var connectCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+            supervisor.ReloadProcessed -= Applied;
             await Task.Delay(settle).ConfigureAwait(false);
             var after = MemorySnapshot.Take();
-            WriteResult("gateway", count, connectSeconds, before, after, failure);
+            WriteResult("gateway", count, connectSeconds, before, after, failure, connectCpu, applySeconds);
             ReportMappings(mappingsBefore, count);
             var logs = host.Logs.TakeSummary();
             if (logs.Length > 0 && Program.Verbose)
@@ -224,11 +239,12 @@ internal static class IdleMemoryBenchmark
         var before = MemorySnapshot.Take();
         var mappingsBefore = MemorySnapshot.ResidentByMapping();
         var connecting = Stopwatch.StartNew();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         string? failure = null;
         try
         {
-            // At most 256 handshakes in flight, which is about what the gateway's start achieves.
-            await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 256 }, async (_, _) => await ConnectAsync().ConfigureAwait(false)).ConfigureAwait(false);
+            // As many handshakes in flight as the gateway allows.
+            await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = WebSocketConnector.MaxConnectsInFlight }, async (_, _) => await ConnectAsync().ConfigureAwait(false)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or HttpRequestException or IOException or SocketException)
         {
@@ -236,9 +252,10 @@ internal static class IdleMemoryBenchmark
         }
 
         var connectSeconds = connecting.Elapsed.TotalSeconds;
+        var connectCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
         await Task.Delay(settle).ConfigureAwait(false);
         var after = MemorySnapshot.Take();
-        WriteResult(overStream ? "raw-stream" : collectResponseDetails ? "raw+details" : "raw", count, connectSeconds, before, after, failure);
+        WriteResult(overStream ? "raw-stream" : collectResponseDetails ? "raw+details" : "raw", count, connectSeconds, before, after, failure, connectCpu);
         ReportMappings(mappingsBefore, count);
 
         await stop.CancelAsync().ConfigureAwait(false);
@@ -342,7 +359,7 @@ internal static class IdleMemoryBenchmark
         Console.Error.WriteLine("    RSS growth by mapping (B/socket): " + string.Join(", ", growth.Select(e => string.Create(CultureInfo.InvariantCulture, $"{e.Key} {e.Kb * 1024.0 / count:N0}"))));
     }
 
-    private static void WriteResult(string mode, int count, double connectSeconds, MemorySnapshot before, MemorySnapshot after, string? failure)
+    private static void WriteResult(string mode, int count, double connectSeconds, MemorySnapshot before, MemorySnapshot after, string? failure, double connectCpuSeconds, double applySeconds = double.NaN)
     {
         var sockets = (double)count;
         Console.WriteLine(string.Join(
@@ -356,7 +373,9 @@ internal static class IdleMemoryBenchmark
             ((after.Committed - before.Committed) / sockets).ToString("R", CultureInfo.InvariantCulture),
             before.Threads.ToString(CultureInfo.InvariantCulture),
             after.Threads.ToString(CultureInfo.InvariantCulture),
-            failure?.Replace('\t', ' ') ?? "-"));
+            failure?.Replace('\t', ' ') ?? "-",
+            connectCpuSeconds.ToString("R", CultureInfo.InvariantCulture),
+            applySeconds.ToString("R", CultureInfo.InvariantCulture)));
     }
 
     private static IdleResult ParseResult(string line)
@@ -364,7 +383,7 @@ internal static class IdleMemoryBenchmark
         var f = line.Split('\t');
         double D(int i) => double.Parse(f[i], CultureInfo.InvariantCulture);
         int I(int i) => int.Parse(f[i], CultureInfo.InvariantCulture);
-        return new IdleResult(f[0], I(1), D(2), D(3), D(4), D(5), I(6), I(7), f[8] == "-" ? null : f[8]);
+        return new IdleResult(f[0], I(1), D(2), D(3), D(4), D(5), I(6), I(7), f[8] == "-" ? null : f[8], D(9), D(10));
     }
 }
 

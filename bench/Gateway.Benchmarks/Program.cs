@@ -504,11 +504,11 @@ internal static class Tables
     public static string Idle(List<IdleResult> rows)
     {
         var s = new StringBuilder();
-        s.AppendLine("| idle sockets | client | connect time | managed heap / socket | working set / socket | GC committed / socket | threads before -> after |");
-        s.AppendLine("|---:|---|---:|---:|---:|---:|---:|");
+        s.AppendLine("| idle sockets | client | connect time | connect CPU | managed heap / socket | working set / socket | GC committed / socket | threads before -> after |");
+        s.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
         {
-            s.AppendLine(CultureInfo.InvariantCulture, $"| {r.Sockets:N0} | {r.Mode} | {r.ConnectSeconds:N1} s | {Kib(r.ManagedBytesPerSocket)} | {Kib(r.WorkingSetBytesPerSocket)} | {Kib(r.CommittedBytesPerSocket)} | {r.ThreadsBefore} -> {r.ThreadsAfter} |");
+            s.AppendLine(CultureInfo.InvariantCulture, $"| {r.Sockets:N0} | {r.Mode} | {r.ConnectSeconds:N1} s | {r.ConnectCpuSeconds:N1} s | {Kib(r.ManagedBytesPerSocket)} | {Kib(r.WorkingSetBytesPerSocket)} | {Kib(r.CommittedBytesPerSocket)} | {r.ThreadsBefore} -> {r.ThreadsAfter} |");
         }
 
         foreach (var failure in rows.Where(r => r.Failure is not null))

@@ -49,7 +49,8 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
         }
 
         var defaults = InMemory(section.GetSection("Defaults"));
-        foreach (var socketSection in section.GetSection("Sockets").GetChildren())
+        var socketsPath = ConfigurationPath.Combine(GatewayOptions.SectionName, nameof(GatewayOptions.Sockets));
+        foreach (var socketSection in ConfigurationSnapshot.ChildrenOf(configuration, socketsPath) ?? section.GetSection("Sockets").GetChildren())
         {
             var socket = new SocketOptions();
             Bind(defaults, socket, errors);

@@ -6,7 +6,8 @@ internal static class UrlRedaction
     /// <summary>The URL without user info and with the query replaced by <c>?redacted</c>.</summary>
     public static Uri ForDisplay(Uri url)
     {
-        if (!url.IsAbsoluteUri)
+        // Nothing to hide: the same instance, so a socket keeps one Uri, not three.
+        if (!url.IsAbsoluteUri || (url.UserInfo.Length == 0 && url.Query.Length <= 1 && url.Fragment.Length == 0))
         {
             return url;
         }

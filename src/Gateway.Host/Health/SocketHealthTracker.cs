@@ -6,6 +6,9 @@ namespace Gateway.Host.Health;
 internal sealed class SocketHealthTracker
 {
     private readonly ConcurrentDictionary<string, SocketStatus> _sockets = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Action<SocketStatus> _onChanged;
+
+    public SocketHealthTracker() => _onChanged = OnChanged;
 
     /// <summary>A socket was added or replaced, or its state changed (from the worker's thread; must not block).</summary>
     public event Action<SocketStatus>? Changed;
@@ -15,7 +18,8 @@ internal sealed class SocketHealthTracker
 
     public void Add(SocketStatus status)
     {
-        status.Changed = OnChanged;
+        // One delegate for every socket, not one each.
+        status.Changed = _onChanged;
         _sockets[status.Name] = status;
         Changed?.Invoke(status);
     }

@@ -435,9 +435,26 @@ internal sealed partial class OutboundPipeline
 
         public CancellationToken Token { get; } = token;
 
-        public ArrayBufferWriter<byte> Scratch { get; } = new();
+        // Both made on first use: an idle connection never sends, and nobody waits for its loss.
+        private ArrayBufferWriter<byte>? _scratch;
+        private TaskCompletionSource? _lost;
 
-        public TaskCompletionSource Lost { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>The send loop's encoding buffer (only the send loop uses it).</summary>
+        public ArrayBufferWriter<byte> Scratch => _scratch ??= new();
+
+        public TaskCompletionSource Lost
+        {
+            get
+            {
+                if (Volatile.Read(ref _lost) is { } lost)
+                {
+                    return lost;
+                }
+
+                var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                return Interlocked.CompareExchange(ref _lost, created, null) ?? created;
+            }
+        }
 
         /// <summary>Not Ready for user sends right now (<see cref="SetPaused"/>).</summary>
         public bool Paused

@@ -58,7 +58,7 @@ internal sealed partial class SocketConnection
     // 20 lines per 10 s: five full cycles of Connecting, failed, Waiting, delay.
     private readonly LogThrottle _cycleLog = new(burst: 20);
 
-    public SocketConnection(string name, SocketOptions options, IProtocol protocol, HandlerPipeline pipeline, IOutboundEncoder encoder, WebSocketConnector connector, GatewayMetrics metrics, TimeProvider time, ILoggerFactory loggerFactory, Task startGate)
+    public SocketConnection(string name, SocketOptions options, IProtocol protocol, HandlerPipeline pipeline, IOutboundEncoder encoder, WebSocketConnector connector, GatewayMetrics metrics, TimeProvider time, SocketLoggers loggers, Task startGate)
     {
         _startGate = startGate;
         Name = name;
@@ -71,14 +71,14 @@ internal sealed partial class SocketConnection
         _reader = new WebSocketMessageReader(_pool, options.MaxMessageSize);
         _metrics = metrics;
         _time = time;
-        _logger = loggerFactory.CreateLogger<SocketConnection>();
+        _logger = loggers.Connection;
         Status = new SocketStatus(name, options.Protocol.ToString(), options.Required, _displayUrl.ToString()) {
             Groups = options.Groups,
             Transport = options.Transport.ToString(),
             Subscriptions = SubscriptionStatuses(options, []),
         };
-        Outbound = new OutboundPipeline(name, options, protocol, encoder, metrics, Status, time, loggerFactory.CreateLogger<OutboundPipeline>());
-        Dispatcher = new FrameDispatcher(name, options.Queue, pipeline, _pool, metrics, Status, time, loggerFactory.CreateLogger<FrameDispatcher>());
+        Outbound = new OutboundPipeline(name, options, protocol, encoder, metrics, Status, time, loggers.Outbound);
+        Dispatcher = new FrameDispatcher(name, options.Queue, pipeline, _pool, metrics, Status, time, loggers.Dispatcher);
     }
 
     public string Name { get; }
@@ -100,7 +100,7 @@ internal sealed partial class SocketConnection
         }
 
         Dispatcher.Start();
-        _run = Task.Run(() => RunAsync());
+        _run = RunAsync();
     }
 
     /// <inheritdoc cref="OutboundPipeline.SendAsync(OutboundMessage, bool, bool, CancellationToken)"/>
@@ -124,7 +124,7 @@ internal sealed partial class SocketConnection
     }
 
     private static IReadOnlyList<SubscriptionStatus> SubscriptionStatuses(SocketOptions options, IReadOnlyList<SubscriptionStatus> current)
-        => [.. (options.Protocol switch
+        => options.Protocol is not (SocketProtocol.Stomp or SocketProtocol.Phoenix) ? [] : [.. (options.Protocol switch
             {
                 SocketProtocol.Stomp => options.Stomp.Subscriptions.Select((s, i) => (Id: s.IdAt(i), Destination: s.Destination ?? string.Empty)),
                 SocketProtocol.Phoenix => options.Phoenix.Topics.Select(t => (Id: t.Topic ?? string.Empty, Destination: t.Topic ?? string.Empty)),
@@ -195,6 +195,8 @@ internal sealed partial class SocketConnection
 
     private async Task RunAsync()
     {
+        // Off the caller's thread (the supervisor starts every socket in one loop), without Task.Run's wrapper task.
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         try
         {
             await _startGate.WaitAsync(_stopping.Token).ConfigureAwait(false);

@@ -34,7 +34,7 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
     private readonly GatewayMetrics _metrics;
     private readonly SocketHealthTracker _tracker;
     private readonly TimeProvider _time;
-    private readonly ILoggerFactory _loggerFactory;
+    private readonly SocketLoggers _socketLoggers;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, SocketConnection> _connections = new(StringComparer.OrdinalIgnoreCase);
     private readonly ConcurrentDictionary<string, SocketStatus> _disabled = new(StringComparer.OrdinalIgnoreCase);
@@ -64,7 +64,7 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
         _metrics = metrics;
         _tracker = tracker;
         _time = time;
-        _loggerFactory = loggerFactory;
+        _socketLoggers = new SocketLoggers(loggerFactory);
         _logger = loggerFactory.CreateLogger<SocketSupervisor>();
         if (monitor.CurrentValue.Cluster is not null)
         {
@@ -359,7 +359,7 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
         var pipeline = new HandlerPipeline(_services, options.Handlers);
         var encoder = _services.GetRequiredKeyedService<IOutboundEncoder>(options.Outbound.Encoder);
         var protocol = _services.GetRequiredKeyedService<IProtocol>(options.Protocol);
-        var connection = new SocketConnection(name, options, protocol, pipeline, encoder, _connector, _metrics, _time, _loggerFactory, _hostStarted.Task);
+        var connection = new SocketConnection(name, options, protocol, pipeline, encoder, _connector, _metrics, _time, _socketLoggers, _hostStarted.Task);
         _connections[name] = connection;
         connection.Status.Owner = _replicaId;
         _tracker.Add(connection.Status);
@@ -430,7 +430,8 @@ internal sealed partial class SocketSupervisor : BackgroundService, ISocketDirec
             {
                 var now = _time.GetTimestamp();
                 var trim = ++ticks % TrimEveryTicks == 0;
-                foreach (var connection in _connections.Values)
+                // The enumerator, not Values: Values takes every lock and copies 10,000 entries four times a second.
+                foreach (var (_, connection) in _connections)
                 {
                     connection.OnTick(now);
                     if (trim)

@@ -11,15 +11,25 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Gateway.Host.Transport;
 
 /// <summary>
-/// Opens WebSockets (the gateway's own, or <see cref="ClientWebSocket"/> when a socket's
-/// <c>Transport</c> says so) over one shared <see cref="HttpMessageInvoker"/> (one for
-/// sockets that opt out of certificate validation). Proxies come from the usual environment
-/// variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY). Runs the socket's connect hook, if it
-/// has one, before each attempt.
+/// Opens WebSockets: the gateway's own, upgraded by hand over a socket (<see cref="DirectUpgrade"/>;
+/// through the shared <see cref="HttpMessageInvoker"/> only when the proxy is not an http one), or
+/// <see cref="ClientWebSocket"/> over the shared invoker (one for sockets that opt out of certificate
+/// validation) when a socket's <c>Transport</c> says so. Proxies come from the usual environment
+/// variables (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) on both paths. Runs the socket's connect
+/// hook, if it has one, before each attempt.
 /// </summary>
 internal sealed class WebSocketConnector(IServiceProvider services) : IDisposable
 {
     private readonly HttpMessageInvoker _invoker = new(CreateHandler(acceptAnyCertificate: false));
+    /// <summary>Upgrades in flight at once, across all sockets.</summary>
+    /// <remarks>
+    /// 10,000 sockets starting together would otherwise send 10,000 SYNs at once: the server's accept
+    /// backlog (512 for Kestrel) overflows, dropped SYNs are retried only after 1 s, then 2 s, ..., and
+    /// thousands of handshakes share the CPU, so none finishes early.
+    /// </remarks>
+    public const int MaxConnectsInFlight = 64;
+
+    private readonly SemaphoreSlim _inFlight = new(MaxConnectsInFlight, MaxConnectsInFlight);
     private readonly Lazy<HttpMessageInvoker> _insecureInvoker = new(() => new HttpMessageInvoker(CreateHandler(acceptAnyCertificate: true)));
 
     /// <summary>Connects to <paramref name="url"/> (the configured URL without credentials), or throws
@@ -45,22 +55,33 @@ internal sealed class WebSocketConnector(IServiceProvider services) : IDisposabl
             url = await ConnectHookInvoker.RunAsync(hook, hookName, socketName, attempt, url, headers, options.ConnectTimeout, cancellationToken).ConfigureAwait(false);
         }
 
+        // ConnectTimeout bounds the attempt itself, not the wait for a turn.
+        await _inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
-        var invoker = options.DangerousAcceptAnyServerCertificate ? _insecureInvoker.Value : _invoker;
+        HttpMessageInvoker Invoker() => options.DangerousAcceptAnyServerCertificate ? _insecureInvoker.Value : _invoker;
         try
         {
             if (options.Transport == SocketTransport.ClientWebSocket)
             {
-                return await ConnectClientWebSocketAsync(invoker, url, options, headers, protocolSubProtocols, timeout.Token).ConfigureAwait(false);
+                return await ConnectClientWebSocketAsync(Invoker(), url, options, headers, protocolSubProtocols, timeout.Token).ConfigureAwait(false);
             }
 
-            var (stream, subProtocol, deflate) = await WebSocketUpgrade.UpgradeAsync(invoker, url, headers, [.. protocolSubProtocols, .. options.SubProtocols], options.Compression, timeout.Token).ConfigureAwait(false);
+            IReadOnlyList<string> subProtocols = options.SubProtocols.Count == 0 ? protocolSubProtocols : [.. protocolSubProtocols, .. options.SubProtocols];
+            var proxy = HttpClient.DefaultProxy;
+            var proxyUrl = DirectUpgrade.ProxyFor(proxy, url);
+            var (stream, subProtocol, deflate) = DirectUpgrade.CanTunnel(proxyUrl)
+                ? await DirectUpgrade.UpgradeAsync(url, proxy, proxyUrl, headers, subProtocols, options.Compression, options.DangerousAcceptAnyServerCertificate, timeout.Token).ConfigureAwait(false)
+                : await WebSocketUpgrade.UpgradeAsync(Invoker(), url, headers, subProtocols, options.Compression, timeout.Token).ConfigureAwait(false);
             return new GatewayWebSocket(stream, subProtocol, deflate);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new ConnectException($"no handshake within ConnectTimeout ({options.ConnectTimeout.TotalSeconds:0.###} s)", null, "timeout");
+        }
+        finally
+        {
+            _inFlight.Release();
         }
     }
 
@@ -178,6 +199,7 @@ internal sealed class WebSocketConnector(IServiceProvider services) : IDisposabl
 
     public void Dispose()
     {
+        // _inFlight stays: it holds no wait handle, and a connect still ending after disposal releases it.
         _invoker.Dispose();
         if (_insecureInvoker.IsValueCreated)
         {
