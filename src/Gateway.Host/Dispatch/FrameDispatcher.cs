@@ -209,9 +209,14 @@ internal sealed partial class FrameDispatcher
     public void TrimIfIdle()
     {
         var received = _status.FramesReceived;
-        if (received == _receivedAtLastTrim && _queue.Count == 0 && _pool.Retained > 0)
+        if (received == _receivedAtLastTrim && _queue.Count == 0)
         {
-            _pool.Trim();
+            if (_pool.Retained > 0)
+            {
+                _pool.Trim();
+            }
+
+            _queue.TrimIfEmpty();
         }
 
         _receivedAtLastTrim = received;

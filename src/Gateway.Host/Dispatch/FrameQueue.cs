@@ -13,14 +13,19 @@ namespace Gateway.Host.Dispatch;
 /// </summary>
 /// <remarks>
 /// At most <c>capacity</c> items are queued; the dispatcher holds at most the chunk it took (1 for a capacity
-/// below 32, at most 64) on top, as a channel's reader holds the one item it read. One reader; any number of writers.
+/// below 32, at most 64) on top, as a channel's reader holds the one item it read. The ring grows with the queue
+/// (an idle socket holds 16 slots, not its capacity). One reader; any number of writers.
 /// </remarks>
 internal sealed class FrameQueue : IValueTaskSource<bool>
 {
+    // The ring starts this small and doubles up to the capacity as frames pile up; TrimIfEmpty shrinks it back.
+    private const int InitialRing = 16;
+
     private readonly Lock _lock = new();
-    private readonly FrameEnvelope[] _ring;
+    private readonly int _capacity;
     private readonly QueueFullMode _fullMode;
     private readonly Action<FrameEnvelope> _dropped;
+    private FrameEnvelope[] _ring;
     private int _head;
     private int _count;
     private bool _completed;
@@ -39,7 +44,8 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
     public FrameQueue(int capacity, QueueFullMode fullMode, Action<FrameEnvelope> dropped, bool synchronousReader)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
-        _ring = new FrameEnvelope[capacity];
+        _capacity = capacity;
+        _ring = new FrameEnvelope[Math.Min(capacity, InitialRing)];
         _fullMode = fullMode;
         _dropped = dropped;
         _reader.RunContinuationsAsynchronously = !synchronousReader;
@@ -61,7 +67,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
     /// </summary>
     public int Write(ReadOnlySpan<FrameEnvelope> items)
     {
-        var capacity = _ring.Length;
+        var capacity = _capacity;
         var accepted = 0;
         var wakeReader = false;
         FrameEnvelope[]? evicted = null;
@@ -101,6 +107,11 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
                     _count--;
                 }
 
+                if (_count == _ring.Length)
+                {
+                    Grow();
+                }
+
                 _ring[Index(_head + _count)] = items[accepted];
                 _count++;
             }
@@ -135,7 +146,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
                 return ValueTask.FromResult(false);
             }
 
-            if (_count < _ring.Length)
+            if (_count < _capacity)
             {
                 return ValueTask.FromResult(true);
             }
@@ -237,12 +248,37 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
         }
     }
 
+    /// <summary>Gives a grown ring back while the queue is empty (an idle socket keeps the initial one).</summary>
+    public void TrimIfEmpty()
+    {
+        lock (_lock)
+        {
+            if (_count == 0 && _ring.Length > InitialRing)
+            {
+                _ring = new FrameEnvelope[InitialRing];
+                _head = 0;
+            }
+        }
+    }
+
     bool IValueTaskSource<bool>.GetResult(short token) => _reader.GetResult(token);
 
     ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _reader.GetStatus(token);
 
     void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
         => _reader.OnCompleted(continuation, state, token, flags);
+
+    private void Grow()
+    {
+        var larger = new FrameEnvelope[Math.Min(_ring.Length * 2, _capacity)];
+        for (var i = 0; i < _count; i++)
+        {
+            larger[i] = _ring[Index(_head + i)];
+        }
+
+        _ring = larger;
+        _head = 0;
+    }
 
     private int Next(int index) => index + 1 == _ring.Length ? 0 : index + 1;
 

@@ -76,6 +76,25 @@ public sealed class FrameQueueTests
     }
 
     [Fact]
+    public void Write_PastTheInitialRingAfterItWrapped_GrowsAndKeepsTheOrder()
+    {
+        var queue = Queue(1024, QueueFullMode.Wait);
+        queue.Write(Frames(1, 10));
+        var chunk = new FrameEnvelope[64];
+        for (var i = 0; i < 7; i++)
+        {
+            queue.Take(chunk.AsSpan(0, 1));
+        }
+
+        Assert.Equal(300, queue.Write(Frames(11, 300)));
+
+        Assert.Equal(Enumerable.Range(8, 303).Select(i => (long)i), TakeAll(queue));
+        queue.TrimIfEmpty();
+        Assert.Equal(2, queue.Write(Frames(311, 2)));
+        Assert.Equal([311, 312], TakeAll(queue));
+    }
+
+    [Fact]
     public async Task WaitToReadAsync_Empty_CompletesOnceABatchIsWritten()
     {
         var queue = Queue(16, QueueFullMode.Wait);
