@@ -118,6 +118,10 @@ public sealed class RawPeer : IAsyncDisposable
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
         {
         }
+        catch (InvalidOperationException) when (_stop.IsCancellationRequested)
+        {
+            // Disposed between two accepts: the listener was stopped before the next accept began ("Not listening").
+        }
     }
 
     private async Task RunScriptAsync(RawPeerSession session)
