@@ -40,6 +40,9 @@ internal sealed partial class FrameDispatcher
     private long _roomWaitTotal;
     private long _lostInFlight;
 
+    // Frames of a batch that wait for room in the queue (Wait); kept for the next wait, let go when the socket idles.
+    private FrameEnvelope[]? _waiting;
+
     // The connection whose OnConnected the handlers have seen and whose OnDisconnected they have not.
     private UpstreamConnection? _announced;
 
@@ -111,9 +114,26 @@ internal sealed partial class FrameDispatcher
             return ValueTask.CompletedTask;
         }
 
-        var rest = envelopes.AsSpan(written, count - written).ToArray();
+        // The rest waits in the dispatcher's own array (reused: one receive loop writes at a time; let go when idle).
+        var left = count - written;
+        var rest = _waiting is { } waiting && waiting.Length >= left ? waiting : new FrameEnvelope[Math.Max(left, 64)];
+        _waiting = null;
+        envelopes.AsSpan(written, left).CopyTo(rest);
         Array.Clear(envelopes, 0, count);
-        return WaitAndWriteAsync(rest, 0, rest.Length);
+        return WaitAndWriteRestAsync(rest, left);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WaitAndWriteRestAsync(FrameEnvelope[] rest, int count)
+    {
+        try
+        {
+            await WaitAndWriteAsync(rest, 0, count).ConfigureAwait(false);
+        }
+        finally
+        {
+            _waiting = rest;
+        }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
@@ -217,6 +237,10 @@ internal sealed partial class FrameDispatcher
             }
 
             _queue.TrimIfEmpty();
+            if (!_waitingForRoom)
+            {
+                _waiting = null;
+            }
         }
 
         _receivedAtLastTrim = received;
