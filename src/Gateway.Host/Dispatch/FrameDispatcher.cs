@@ -43,6 +43,10 @@ internal sealed partial class FrameDispatcher
     // Frames of a batch that wait for room in the queue (Wait); kept for the next wait, let go when the socket idles.
     private FrameEnvelope[]? _waiting;
 
+    // What the consumer takes from the queue at a time: small until frames pile up, let go when the socket idles.
+    private const int InitialChunk = 4;
+    private FrameEnvelope[]? _chunk;
+
     // The connection whose OnConnected the handlers have seen and whose OnDisconnected they have not.
     private UpstreamConnection? _announced;
 
@@ -241,6 +245,8 @@ internal sealed partial class FrameDispatcher
             {
                 _waiting = null;
             }
+
+            _chunk = null;
         }
 
         _receivedAtLastTrim = received;
@@ -258,7 +264,7 @@ internal sealed partial class FrameDispatcher
 
     private async Task ConsumeAsync()
     {
-        var chunk = new FrameEnvelope[_queue.ChunkSize];
+        FrameEnvelope[] chunk = [];
         var taken = 0;
         var next = 0;
         try
@@ -266,6 +272,7 @@ internal sealed partial class FrameDispatcher
             // No token: a cancellable wait allocates per call. CompleteAsync completes the queue before it aborts.
             while (!_abort.IsCancellationRequested && await _queue.WaitToReadAsync().ConfigureAwait(false))
             {
+                chunk = _chunk ??= new FrameEnvelope[Math.Min(InitialChunk, _queue.ChunkSize)];
                 while (!_abort.IsCancellationRequested && (taken = _queue.Take(chunk)) > 0)
                 {
                     for (next = 0; next < taken && !_abort.IsCancellationRequested;)
@@ -273,6 +280,12 @@ internal sealed partial class FrameDispatcher
                         var envelope = chunk[next];
                         chunk[next++] = default;
                         await DispatchAsync(envelope).ConfigureAwait(false);
+                    }
+
+                    if (taken == chunk.Length && chunk.Length < _queue.ChunkSize)
+                    {
+                        // Frames pile up: take more at a time (TrimIfIdle lets the larger chunk go again).
+                        _chunk = chunk = new FrameEnvelope[Math.Min(chunk.Length * 4, _queue.ChunkSize)];
                     }
                 }
             }

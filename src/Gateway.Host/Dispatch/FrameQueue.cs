@@ -14,12 +14,12 @@ namespace Gateway.Host.Dispatch;
 /// <remarks>
 /// At most <c>capacity</c> items are queued; the dispatcher holds at most the chunk it took (1 for a capacity
 /// below 32, at most 64) on top, as a channel's reader holds the one item it read. The ring grows with the queue
-/// (an idle socket holds 16 slots, not its capacity). One reader; any number of writers.
+/// (an idle socket holds 4 slots, not its capacity). One reader; any number of writers.
 /// </remarks>
 internal sealed class FrameQueue : IValueTaskSource<bool>
 {
     // The ring starts this small and doubles up to the capacity as frames pile up; TrimIfEmpty shrinks it back.
-    private const int InitialRing = 16;
+    private const int InitialRing = 4;
 
     private readonly Lock _lock = new();
     private readonly int _capacity;
