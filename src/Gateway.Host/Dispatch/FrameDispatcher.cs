@@ -43,6 +43,9 @@ internal sealed partial class FrameDispatcher
     // Frames of a batch that wait for room in the queue (Wait); kept for the next wait, let go when the socket idles.
     private FrameEnvelope[]? _waiting;
 
+    private const int IdleTicksBeforeTrim = 10;
+    private int _idleTicks;
+
     // What the consumer takes from the queue at a time: small until frames pile up, let go when the socket idles.
     private const int InitialChunk = 4;
     private FrameEnvelope[]? _chunk;
@@ -229,11 +232,16 @@ internal sealed partial class FrameDispatcher
     /// <summary>Refuses further frames and wakes a receive loop waiting for room (hard stop).</summary>
     public void StopAccepting() => _queue.Complete();
 
-    /// <summary>Releases pooled receive buffers when no frame arrived since the previous call.</summary>
+    /// <summary>
+    /// Called about once a second: after <see cref="IdleTicksBeforeTrim"/> calls in a row without a frame, lets go of
+    /// the pooled buffers, the queue's grown ring and the consumer's chunk (a socket that pauses between bursts for a
+    /// few seconds keeps them, so its next burst allocates nothing).
+    /// </summary>
     public void TrimIfIdle()
     {
         var received = _status.FramesReceived;
-        if (received == _receivedAtLastTrim && _queue.Count == 0)
+        _idleTicks = received == _receivedAtLastTrim && _queue.Count == 0 ? _idleTicks + 1 : 0;
+        if (_idleTicks == IdleTicksBeforeTrim)
         {
             if (_pool.Retained > 0)
             {

@@ -10,7 +10,7 @@ namespace Gateway.Host.Transport;
 /// At most <c>maxRetainedPerSize</c> buffers of a size are kept (enough for a full queue), and
 /// <see cref="Trim"/> lets them go when the socket is idle. Thread-safe.
 /// </remarks>
-internal sealed class FrameBufferPool(int maxRetainedPerSize)
+internal sealed class FrameBufferPool(int maxRetainedPerSize) : System.Buffers.ArrayPool<byte>
 {
     private const int MinShift = 8;
     private const int MaxShift = 22;
@@ -22,7 +22,7 @@ internal sealed class FrameBufferPool(int maxRetainedPerSize)
     /// <summary>Buffers currently kept for reuse.</summary>
     public int Retained => Volatile.Read(ref _retained);
 
-    public byte[] Rent(int minimumLength)
+    public override byte[] Rent(int minimumLength)
     {
         var shift = Shift(minimumLength);
         if (shift > MaxShift)
@@ -42,8 +42,9 @@ internal sealed class FrameBufferPool(int maxRetainedPerSize)
         return GC.AllocateUninitializedArray<byte>(1 << shift);
     }
 
-    public void Return(byte[] buffer)
+    public override void Return(byte[] array, bool clearArray = false)
     {
+        var buffer = array;
         var length = buffer.Length;
         if (length < 1 << MinShift || length > 1 << MaxShift || (length & (length - 1)) != 0)
         {

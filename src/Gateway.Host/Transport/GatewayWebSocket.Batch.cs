@@ -119,13 +119,13 @@ internal sealed partial class GatewayWebSocket
             {
                 // Little of the buffer is payload (a trickle, not a flood): the frames get a right-sized copy, so a
                 // queue of them never pins a big read buffer each; the read buffer stays the socket's alone.
-                var compact = ArrayPool<byte>.Shared.Rent(Math.Max(takenBytes, 16));
+                var compact = _receivePool.Rent(Math.Max(takenBytes, 16));
                 batch.MoveMessages(buffer, compact);
-                batch.SetBuffer(SharedBuffer.Rent(compact));
+                batch.SetBuffer(SharedBuffer.Rent(compact, _receivePool));
             }
             else if (taken > 0)
             {
-                var shared = _receiveShared ??= SharedBuffer.Rent(buffer);
+                var shared = _receiveShared ??= SharedBuffer.Rent(buffer, _receivePool);
                 shared.AddReferences(1);
                 batch.SetBuffer(shared);
             }
@@ -141,6 +141,21 @@ internal sealed partial class GatewayWebSocket
         finally
         {
             _receiveLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// The pool receive buffers come from (the socket's, which its dispatcher returns them to). Set before the first
+    /// read, and only while no buffer is held; until then they come from <see cref="ArrayPool{T}.Shared"/>.
+    /// </summary>
+    public ArrayPool<byte> ReceivePool
+    {
+        set
+        {
+            if (_receiveBuffer is null)
+            {
+                _receivePool = value;
+            }
         }
     }
 

@@ -27,6 +27,9 @@ internal sealed partial class GatewayWebSocket
 
     // Set once whole messages were handed off as slices of _receiveBuffer (TakeMessages): the socket's reference.
     private SharedBuffer? _receiveShared;
+
+    // Where receive buffers come from and go back to: the socket's pool once the batch path names it.
+    private ArrayPool<byte> _receivePool = ArrayPool<byte>.Shared;
     private int _receiveOffset;
     private int _receiveCount;
 
@@ -463,7 +466,7 @@ internal sealed partial class GatewayWebSocket
             }
             else
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                _receivePool.Return(buffer);
             }
         }
     }
@@ -477,7 +480,7 @@ internal sealed partial class GatewayWebSocket
     {
         if (_receiveBuffer is null)
         {
-            _receiveBuffer = ArrayPool<byte>.Shared.Rent(Math.Max(count, size));
+            _receiveBuffer = _receivePool.Rent(Math.Max(count, size));
             _receiveOffset = 0;
             return;
         }
@@ -489,7 +492,7 @@ internal sealed partial class GatewayWebSocket
 
         if (_receiveShared is { } shared)
         {
-            var moved = ArrayPool<byte>.Shared.Rent(Math.Max(count, size));
+            var moved = _receivePool.Rent(Math.Max(count, size));
             _receiveBuffer.AsSpan(_receiveOffset, _receiveCount).CopyTo(moved);
             _receiveShared = null;
             shared.Release();

@@ -5,7 +5,8 @@ namespace Gateway.Host.Transport;
 /// <summary>
 /// A receive buffer shared by the frames read into it: the socket holds one reference while it still reads into
 /// the buffer, a batch one while the receive loop turns its messages into frames, and every queued frame one. The
-/// last release returns the array to <see cref="ArrayPool{T}.Shared"/>. Holders are reused (no allocation per read).
+/// last release returns the array to the pool it came from (the socket's <see cref="FrameBufferPool"/>: a shared
+/// pool runs dry when many sockets' queues hold buffers). Holders are reused (no allocation per read).
 /// </summary>
 internal sealed class SharedBuffer
 {
@@ -15,13 +16,14 @@ internal sealed class SharedBuffer
     private static readonly Stack<SharedBuffer> s_free = new();
 
     private byte[] _array = [];
+    private ArrayPool<byte> _pool = ArrayPool<byte>.Shared;
     private int _references;
 
     /// <summary>The bytes; valid while the caller holds a reference.</summary>
     public byte[] Array => _array;
 
-    /// <summary>Wraps <paramref name="array"/> (rented from <see cref="ArrayPool{T}.Shared"/>) with one reference, the caller's.</summary>
-    public static SharedBuffer Rent(byte[] array)
+    /// <summary>Wraps <paramref name="array"/>, rented from <paramref name="pool"/> (the socket's), with one reference, the caller's.</summary>
+    public static SharedBuffer Rent(byte[] array, ArrayPool<byte> pool)
     {
         SharedBuffer? holder = null;
         lock (s_lock)
@@ -31,6 +33,7 @@ internal sealed class SharedBuffer
 
         holder ??= new SharedBuffer();
         holder._array = array;
+        holder._pool = pool;
         holder._references = 1;
         return holder;
     }
@@ -53,8 +56,10 @@ internal sealed class SharedBuffer
         }
 
         var array = _array;
+        var pool = _pool;
         _array = [];
-        ArrayPool<byte>.Shared.Return(array);
+        _pool = ArrayPool<byte>.Shared;
+        pool.Return(array);
         lock (s_lock)
         {
             if (s_free.Count < MaxRetained)

@@ -49,6 +49,7 @@ internal sealed class WebSocketMessageReader(FrameBufferPool pool, int maxMessag
     {
         if (socket is GatewayWebSocket gateway)
         {
+            gateway.ReceivePool = pool;
             while (!gateway.TakeMessages(batch, maxMessageSize))
             {
                 if (gateway.NeedsMessagePath)

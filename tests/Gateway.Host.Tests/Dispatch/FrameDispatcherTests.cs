@@ -218,7 +218,7 @@ public sealed partial class FrameDispatcherTests : IDisposable
         var dispatcher = Dispatcher(QueueFullMode.Wait, capacity: 16, "gate");
         var array = System.Buffers.ArrayPool<byte>.Shared.Rent(64);
         "f1f2f3"u8.CopyTo(array);
-        var shared = SharedBuffer.Rent(array);
+        var shared = SharedBuffer.Rent(array, System.Buffers.ArrayPool<byte>.Shared);
         shared.AddReferences(3);
         var batch = Enumerable.Range(0, 3).Select(i => FrameEnvelope.ForFrame(_connection, array, 2 * i, 2, FrameKind.Text, i + 1, default, 0) with { Shared = shared }).ToArray();
 

@@ -45,7 +45,7 @@ public sealed class FrameBufferPoolTests
         var pool = new FrameBufferPool(2);
         var buffers = Enumerable.Range(0, 5).Select(_ => pool.Rent(300)).ToList();
 
-        buffers.ForEach(pool.Return);
+        buffers.ForEach(b => pool.Return(b));
 
         Assert.Equal(2, pool.Retained);
     }

@@ -57,7 +57,7 @@ public sealed class WebSocketMessageReaderBatchTests
         Assert.Equal(64 * 1024, floodBuffer);
         Assert.InRange(floodMessages, 600, 660);
         Assert.Equal(2, batch.Count);
-        Assert.Equal(16, batch.Array.Length);
+        Assert.Equal(256, batch.Array.Length); // the smallest buffer of the socket's pool
         Assert.Equal("abc", Encoding.UTF8.GetString(batch.Array, 0, 3));
         batch.Clear();
     }
