@@ -49,22 +49,28 @@ public sealed class ManifestTests
         Assert.NotNull(Find(services, "rabbitmq"));
     }
 
-    [Fact]
-    public void Compose_GatewayEnvironment_BindsAndValidatesWithTheBridgeSocketsAndSinks()
+    /// <summary>appsettings.json plus a compose service's environment (<c>__</c> as <c>:</c>), bound and validated as the gateway does.</summary>
+    private static (Gateway.Host.Configuration.GatewayOptions Options, IReadOnlyList<string> Errors) BindAndValidate(YamlMappingNode environment)
     {
-        var environment = Mapping(ComposeFile(), "services", "gateway", "environment");
         var settings = environment.Children.ToDictionary(e => ((YamlScalarNode)e.Key).Value!.Replace("__", ":", StringComparison.Ordinal), e => ((YamlScalarNode)e.Value).Value);
         var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
             .AddJsonFile(Path.Combine(s_root, "appsettings.json"))
             .AddInMemoryCollection(settings)
             .Build();
         using var provider = new Microsoft.Extensions.DependencyInjection.ServiceCollection().AddLogging().AddGateway(configuration).Services.BuildServiceProvider();
-
         var options = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Microsoft.Extensions.Options.IOptions<Gateway.Host.Configuration.GatewayOptions>>(provider).Value;
         var validator = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Gateway.Host.Configuration.GatewayOptionsValidator>(provider);
+        return (options, [.. validator.GetErrors(options)]);
+    }
+
+    [Fact]
+    public void Compose_GatewayEnvironment_BindsAndValidatesWithTheBridgeSocketsAndSinks()
+    {
+        var environment = Mapping(ComposeFile(), "services", "gateway", "environment");
+        var (options, errors) = BindAndValidate(environment);
 
         Assert.Empty(options.BindErrors);
-        Assert.Empty(validator.GetErrors(options));
+        Assert.Empty(errors);
         Assert.Equal(["rabbitmq", "redis-stream"], options.Sockets["bridge"].Handlers);
         Assert.Equal(Gateway.Host.Configuration.SocketProtocol.Stomp, options.Sockets["outbox"].Protocol);
     }
@@ -95,16 +101,9 @@ public sealed class ManifestTests
             Assert.Equal(name, Scalar(service, "hostname"));
             Assert.True(ports.Add(Scalar(Assert.Single(Sequence(service, "ports").Children))));
             // The shared part comes by a YAML merge key (<<: *gateway), which the parser leaves as a key.
-            var settings = ((YamlMappingNode)(Find(service, "environment") ?? Find(service, "<<", "environment"))!).Children.ToDictionary(e => ((YamlScalarNode)e.Key).Value!.Replace("__", ":", StringComparison.Ordinal), e => ((YamlScalarNode)e.Value).Value);
-            var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
-                .AddJsonFile(Path.Combine(s_root, "appsettings.json"))
-                .AddInMemoryCollection(settings)
-                .Build();
-            using var provider = new Microsoft.Extensions.DependencyInjection.ServiceCollection().AddLogging().AddGateway(configuration).Services.BuildServiceProvider();
-            var options = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Microsoft.Extensions.Options.IOptions<Gateway.Host.Configuration.GatewayOptions>>(provider).Value;
-            var validator = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Gateway.Host.Configuration.GatewayOptionsValidator>(provider);
+            var (options, errors) = BindAndValidate((YamlMappingNode)(Find(service, "environment") ?? Find(service, "<<", "environment"))!);
 
-            Assert.Empty(validator.GetErrors(options));
+            Assert.Empty(errors);
             Assert.Equal("redis:6379", options.Cluster?.Redis);
             Assert.Equal(12, options.Sockets.Count(s => s.Value.Enabled));
         }
