@@ -113,13 +113,18 @@ internal static class Program
         {
             using var bench = new ThroughputBenchmark(server, options.Binary, options.Windows, options.WindowTimeout);
 
-            // Warm the JIT for both paths before anything is reported.
-            Console.WriteLine("Warm-up ...");
-            _ = await bench.RunAsync([ClientKind.Raw, ClientKind.WebsocketClient, ClientKind.Gateway], 1, 1024, options.Frames(1024), options.Frames(1024) / 4).ConfigureAwait(false);
-
             ClientKind[] kinds = options.Breakdown
                 ? [ClientKind.Raw, ClientKind.RawPark, ClientKind.RawParkChannel, ClientKind.RawParkChannelSync, ClientKind.WebsocketClient, ClientKind.Gateway]
                 : [ClientKind.Raw, ClientKind.WebsocketClient, ClientKind.Gateway];
+            if (options.Only.Count > 0)
+            {
+                kinds = [.. kinds.Where(k => options.Only.Contains(ThroughputBenchmark.Name(k), StringComparer.OrdinalIgnoreCase))];
+            }
+
+            // Warm the JIT for every path before anything is reported.
+            Console.WriteLine("Warm-up ...");
+            _ = await bench.RunAsync([.. kinds.Where(k => k is ClientKind.Raw or ClientKind.WebsocketClient or ClientKind.Gateway)], 1, 1024, options.Frames(1024), options.Frames(1024) / 4).ConfigureAwait(false);
+
             var rows = new List<List<ThroughputResult>>();
             foreach (var sockets in options.SocketCounts)
             {
@@ -269,11 +274,14 @@ internal sealed record BenchOptions(
     /// <summary>Also measure the gateway's receive-to-handler latency at half its rate (<see cref="LatencyBenchmark"/>).</summary>
     public bool Latency { get; init; }
 
+    /// <summary>Run only these contenders (<c>--only gateway</c>: for a profiler attached to the process); all when empty.</summary>
+    public IReadOnlyList<string> Only { get; init; } = [];
+
     public const string Usage = """
         Gateway receive-path benchmark.
         usage: Gateway.Benchmarks [--quick] [--sizes 64,1024,16384] [--sockets 1,100] [--idle 1000,10000|none]
                                   [--windows 5] [--scale 1.0] [--binary] [--settle 5] [--verbose]
-                                  [--breakdown] [--alloc-ticks] [--pinned] [--latency]
+                                  [--breakdown] [--alloc-ticks] [--pinned] [--latency] [--only gateway]
           --quick     fewer frames (scale 0.2), 2 windows, idle at 1,000 sockets only (~1 min)
           --sizes     payload sizes in bytes (frames above 65,535 bytes use the 64-bit length)
           --sockets   socket counts for the throughput runs
@@ -296,6 +304,8 @@ internal sealed record BenchOptions(
           --latency   then each gateway configuration again at half its measured rate (paced by the
                       server, ~1 s warm-up, ~3 s measured): every frame's receive-to-handler latency,
                       percentiles and a histogram
+          --only      run only the named contenders (raw, Websocket.Client, gateway, ...): for a
+                      profiler attached to the process; the tables then lack the ratios
         internal: serve-idle <port> | idle-client <port> <sockets> [settle seconds] | serve-flood [port]
         """;
 
@@ -376,6 +386,9 @@ internal sealed record BenchOptions(
                         break;
                     case "--verbose":
                         options = options with { Verbose = true };
+                        break;
+                    case "--only":
+                        options = options with { Only = Next().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
                         break;
                     default:
                         Console.Error.WriteLine($"unknown option {args[i]}");

@@ -27,7 +27,10 @@ internal sealed partial class FrameDispatcher : IFrameSettler
     // The frame whose handlers are running, once one deferred it (consumer loop only), and which handler runs.
     private InFlightFrame? _current;
     private int _currentHandler;
-    private FrameEnvelope _currentEnvelope;
+
+    // The consumer's chunk, and where in it the frame whose handlers run is (-1: none).
+    private FrameEnvelope[] _dispatching = [];
+    private int _dispatchIndex = -1;
     private System.Diagnostics.Activity? _currentSpan;
     private TaskCompletionSource? _settled;
     private ITimer? _settleTimer;
@@ -38,14 +41,16 @@ internal sealed partial class FrameDispatcher : IFrameSettler
 
     FrameSettlement IFrameSettler.Defer(in Frame frame)
     {
-        if (_currentEnvelope.Kind != EnvelopeKind.Frame || frame.Sequence != _currentEnvelope.Sequence)
+        var index = _dispatchIndex;
+        if (index < 0 || frame.Sequence != _dispatching[index].Sequence)
         {
             throw new InvalidOperationException("Frame.Defer() is called while the frame's HandleAsync runs, not after it returned.");
         }
 
         if (_current is null)
         {
-            _current = new InFlightFrame(this, _currentEnvelope.Completion, _currentEnvelope.CompletionToken, _currentEnvelope.Sequence, _time.GetTimestamp(), _pipeline);
+            ref readonly var envelope = ref _dispatching[index];
+            _current = new InFlightFrame(this, envelope.Completion, envelope.CompletionToken, envelope.Sequence, _time.GetTimestamp(), _pipeline);
             if (_settleTimer is null)
             {
                 var period = TimeSpan.FromTicks(Math.Clamp(_settleTimeout.Ticks / 4, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerSecond));
@@ -78,7 +83,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
     /// <summary>The handlers returned: a deferred frame leaves its buffer and awaits its settlements; true if it was deferred.</summary>
     private bool HandOver(in FrameEnvelope envelope, FrameOutcome handlersOutcome)
     {
-        _currentEnvelope = default;
+        _dispatchIndex = -1;
         if (_current is not { } frame)
         {
             return false;

@@ -50,6 +50,10 @@ internal sealed partial class FrameDispatcher
     private const int InitialChunk = 4;
     private FrameEnvelope[]? _chunk;
 
+    // Consumer only: the shared receive buffer the frames it finished last hold references to, and how many.
+    private SharedBuffer? _releasing;
+    private int _releaseCount;
+
     // The connection whose OnConnected the handlers have seen and whose OnDisconnected they have not.
     private UpstreamConnection? _announced;
 
@@ -283,12 +287,22 @@ internal sealed partial class FrameDispatcher
                 chunk = _chunk ??= new FrameEnvelope[Math.Min(InitialChunk, _queue.ChunkSize)];
                 while (!_abort.IsCancellationRequested && (taken = _queue.Take(chunk)) > 0)
                 {
+                    _dispatching = chunk;
                     for (next = 0; next < taken && !_abort.IsCancellationRequested;)
                     {
-                        var envelope = chunk[next];
-                        chunk[next++] = default;
-                        await DispatchAsync(envelope).ConfigureAwait(false);
+                        // Dispatched where it lies in the chunk (no copy); the frame ends (or is reported) in Dispatch.
+                        var index = next++;
+                        var pending = Dispatch(chunk, index);
+                        if (!pending.IsCompletedSuccessfully)
+                        {
+                            ReleaseBuffers();
+                            await pending.ConfigureAwait(false);
+                        }
+
+                        chunk[index] = default;
                     }
+
+                    ReleaseBuffers();
 
                     if (taken == chunk.Length && chunk.Length < _queue.ChunkSize)
                     {
@@ -308,6 +322,8 @@ internal sealed partial class FrameDispatcher
             Log.DispatcherFailed(_logger, _socketName, ex);
         }
 
+        ReleaseBuffers();
+
         // Taken but not dispatched (the shutdown timeout cut in): lost, and reported with the rest.
         for (; next < taken; next++)
         {
@@ -321,9 +337,22 @@ internal sealed partial class FrameDispatcher
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask DispatchAsync(FrameEnvelope envelope)
+    /// <summary>
+    /// The item at <paramref name="index"/> of the consumer's chunk. A frame of the announced connection, with room in
+    /// flight, goes straight to its handlers: while they complete at once, no async state machine runs for it.
+    /// </summary>
+    private ValueTask Dispatch(FrameEnvelope[] chunk, int index)
     {
+        ref readonly var envelope = ref chunk[index];
+        return envelope.Kind == EnvelopeKind.Frame && ReferenceEquals(_announced, envelope.Connection) && InFlight < _maxInFlight
+            ? RunHandlers(chunk, index)
+            : DispatchSlowAsync(chunk, index);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask DispatchSlowAsync(FrameEnvelope[] chunk, int index)
+    {
+        var envelope = chunk[index];
         switch (envelope.Kind)
         {
             case EnvelopeKind.Connected:
@@ -338,8 +367,7 @@ internal sealed partial class FrameDispatcher
                 return;
         }
 
-        // A frame whose handlers were cut short by the shutdown timeout is Lost.
-        var outcome = FrameOutcome.Lost;
+        var ready = false;
         try
         {
             if (!ReferenceEquals(_announced, envelope.Connection))
@@ -352,42 +380,30 @@ internal sealed partial class FrameDispatcher
                 await WaitForRoomAsync().ConfigureAwait(false);
             }
 
-            _currentEnvelope = envelope;
-            outcome = await RunHandlersAsync(envelope).ConfigureAwait(false);
+            ready = true;
         }
         finally
         {
-            if (outcome == FrameOutcome.Lost)
+            if (!ready)
             {
-                _lostInFlight++;
-            }
-
-            // A handler that deferred the frame settles it later; the others end here.
-            if (!HandOver(envelope, outcome))
-            {
-                GatewayTelemetry.EndFrame(_currentSpan, outcome);
-                Finish(envelope, outcome, "shutdown");
-            }
-
-            if (_currentSpan is not null)
-            {
-                // A deferred frame's span stays open: the next frame's must not become its child.
-                System.Diagnostics.Activity.Current = null;
-                _currentSpan = null;
+                // Cut short by the shutdown timeout before its handlers ran.
+                EndDispatch(envelope, FrameOutcome.Lost);
             }
         }
+
+        await RunHandlers(chunk, index).ConfigureAwait(false);
     }
 
-    /// <summary>Runs every handler, in order, even after one failed.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<FrameOutcome> RunHandlersAsync(FrameEnvelope envelope)
+    /// <summary>Runs every handler, in order, even after one failed; then the frame ends (<see cref="EndDispatch"/>).</summary>
+    private ValueTask RunHandlers(FrameEnvelope[] chunk, int index)
     {
-        var outcome = FrameOutcome.Handled;
+        ref readonly var envelope = ref chunk[index];
         var pipeline = _pipeline;
         var frame = envelope.ToFrame(this);
-        _currentSpan = GatewayTelemetry.StartFrame(_socketName, frame);
-        var handlers = pipeline.Handlers;
-        var token = _abort.Token;
+        if (GatewayTelemetry.ActivitySource.HasListeners() && GatewayTelemetry.StartFrame(_socketName, frame) is { } span)
+        {
+            _currentSpan = span;
+        }
 
         // Timing every frame would cost more than a small frame's whole trip (two histogram records and
         // clock reads per frame), so at most one frame per TimingInterval is timed: every frame on a
@@ -398,35 +414,117 @@ internal sealed partial class FrameDispatcher
             _lastTimed = envelope.Timestamp;
         }
 
-        for (var i = 0; i < handlers.Length; i++)
+        _dispatchIndex = index;
+        var outcome = FrameOutcome.Handled;
+        int waiting;
+        ValueTask pending;
+        long started;
+        try
         {
-            var start = timed ? _time.GetTimestamp() : 0;
+            waiting = RunHandlersFrom(pipeline, frame, 0, timed, ref outcome, out pending, out started);
+        }
+        catch
+        {
+            // Only the shutdown's cancellation gets here: the frame's handlers were cut short.
+            EndDispatch(envelope, FrameOutcome.Lost);
+            throw;
+        }
+
+        if (waiting >= 0)
+        {
+            return ContinueHandlersAsync(chunk, index, pipeline, frame, waiting, pending, started, timed, outcome);
+        }
+
+        HandlersDone(envelope, outcome, timed);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>A handler's <c>HandleAsync</c> did not complete at once: waits for it, then runs the rest.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ContinueHandlersAsync(FrameEnvelope[] chunk, int index, HandlerPipeline pipeline, Frame frame, int waiting, ValueTask pending, long started, bool timed, FrameOutcome outcome)
+    {
+        var token = _abort.Token;
+        var done = false;
+        try
+        {
+            while (waiting >= 0)
+            {
+                try
+                {
+                    await pending.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!(ex is OperationCanceledException && token.IsCancellationRequested))
+                {
+                    HandlerFailed(pipeline, waiting, ex, frame.Sequence, ref outcome);
+                }
+
+                HandlerTimed(pipeline, waiting, started, timed);
+                waiting = RunHandlersFrom(pipeline, frame, waiting + 1, timed, ref outcome, out pending, out started);
+            }
+
+            done = true;
+        }
+        finally
+        {
+            if (!done)
+            {
+                // The shutdown's cancellation cut the handlers short.
+                EndDispatch(chunk[index], FrameOutcome.Lost);
+            }
+        }
+
+        HandlersDone(chunk[index], outcome, timed);
+    }
+
+    /// <summary>
+    /// Runs the handlers from <paramref name="from"/> on until one does not complete at once: returns its index (and
+    /// what it returned in <paramref name="pending"/>), or -1 when every handler ran.
+    /// </summary>
+    private int RunHandlersFrom(HandlerPipeline pipeline, in Frame frame, int from, bool timed, ref FrameOutcome outcome, out ValueTask pending, out long started)
+    {
+        var handlers = pipeline.Handlers;
+        var token = _abort.Token;
+        for (var i = from; i < handlers.Length; i++)
+        {
+            started = timed ? _time.GetTimestamp() : 0;
             _currentHandler = i;
             try
             {
-                var pending = handlers[i].HandleAsync(frame, token);
-                if (!pending.IsCompletedSuccessfully)
+                var handling = handlers[i].HandleAsync(frame, token);
+                if (!handling.IsCompletedSuccessfully)
                 {
-                    await pending.ConfigureAwait(false);
+                    if (!handling.IsCompleted)
+                    {
+                        pending = handling;
+                        return i;
+                    }
+
+                    handling.GetAwaiter().GetResult(); // throws what the handler threw
                 }
             }
             catch (Exception ex) when (!(ex is OperationCanceledException && token.IsCancellationRequested))
             {
-                if (outcome == FrameOutcome.Handled)
-                {
-                    _status.RecordHandlerFailing(pipeline.Names[i], _time.GetUtcNow());
-                }
-
-                outcome = FrameOutcome.HandlerFailed;
-                HandlerFailed(pipeline, i, ex, frame.Sequence);
+                HandlerFailed(pipeline, i, ex, frame.Sequence, ref outcome);
             }
 
-            if (timed && _metrics.HandlerDurationEnabled)
-            {
-                _metrics.HandlerCompleted(_socketName, pipeline.Names[i], _time.GetElapsedTime(start).TotalSeconds);
-            }
+            HandlerTimed(pipeline, i, started, timed);
         }
 
+        pending = default;
+        started = 0;
+        return -1;
+    }
+
+    private void HandlerTimed(HandlerPipeline pipeline, int index, long started, bool timed)
+    {
+        if (timed && _metrics.HandlerDurationEnabled)
+        {
+            _metrics.HandlerCompleted(_socketName, pipeline.Names[index], _time.GetElapsedTime(started).TotalSeconds);
+        }
+    }
+
+    private void HandlersDone(in FrameEnvelope envelope, FrameOutcome outcome, bool timed)
+    {
         if (timed && _metrics.FrameLagEnabled)
         {
             _metrics.FrameCompleted(_socketName, _time.GetElapsedTime(envelope.Timestamp).TotalSeconds);
@@ -437,7 +535,41 @@ internal sealed partial class FrameDispatcher
             _status.RecordHandlersSucceeded();
         }
 
-        return outcome;
+        EndDispatch(envelope, outcome);
+    }
+
+    /// <summary>The frame's handlers returned (or were cut short: <see cref="FrameOutcome.Lost"/>): it ends, unless a handler deferred it.</summary>
+    private void EndDispatch(in FrameEnvelope envelope, FrameOutcome outcome)
+    {
+        if (outcome == FrameOutcome.Lost)
+        {
+            _lostInFlight++;
+        }
+
+        // A handler that deferred the frame settles it later; the others end here.
+        if (!HandOver(envelope, outcome))
+        {
+            GatewayTelemetry.EndFrame(_currentSpan, outcome);
+            Finish(envelope, outcome, "shutdown", consumer: true);
+        }
+
+        if (_currentSpan is not null)
+        {
+            // A deferred frame's span stays open: the next frame's must not become its child.
+            System.Diagnostics.Activity.Current = null;
+            _currentSpan = null;
+        }
+    }
+
+    private void HandlerFailed(HandlerPipeline pipeline, int index, Exception exception, long sequence, ref FrameOutcome outcome)
+    {
+        if (outcome == FrameOutcome.Handled)
+        {
+            _status.RecordHandlerFailing(pipeline.Names[index], _time.GetUtcNow());
+        }
+
+        outcome = FrameOutcome.HandlerFailed;
+        HandlerFailed(pipeline, index, exception, sequence);
     }
 
     private void HandlerFailed(HandlerPipeline pipeline, int index, Exception exception, long sequence)
@@ -476,7 +608,8 @@ internal sealed partial class FrameDispatcher
     /// The single exit of every frame: counted by its outcome, the session told (STOMP ACK/NACK; raw
     /// frames carry no completion), the buffer returned.
     /// </summary>
-    private void Finish(in FrameEnvelope envelope, FrameOutcome outcome, string dropReason)
+    /// <param name="consumer">Called by the consumer loop: a reference to a shared receive buffer is dropped with the next ones (<see cref="ReleaseBuffers"/>).</param>
+    private void Finish(in FrameEnvelope envelope, FrameOutcome outcome, string dropReason, bool consumer = false)
     {
         if (outcome is FrameOutcome.Handled or FrameOutcome.HandlerFailed)
         {
@@ -489,6 +622,31 @@ internal sealed partial class FrameDispatcher
         }
 
         envelope.Completion?.Complete(envelope.CompletionToken, outcome);
-        envelope.ReturnBuffer(_pool);
+        if (consumer && envelope.Shared is { } shared)
+        {
+            // The frames of one read share its buffer: one interlocked release for the run of them, not one each.
+            if (!ReferenceEquals(shared, _releasing))
+            {
+                ReleaseBuffers();
+                _releasing = shared;
+            }
+
+            _releaseCount++;
+        }
+        else
+        {
+            envelope.ReturnBuffer(_pool);
+        }
+    }
+
+    /// <summary>Drops the references the consumer's finished frames hold to a shared receive buffer (consumer only).</summary>
+    private void ReleaseBuffers()
+    {
+        if (_releasing is { } shared)
+        {
+            _releasing = null;
+            shared.Release(_releaseCount);
+            _releaseCount = 0;
+        }
     }
 }

@@ -79,6 +79,24 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
                 return 0;
             }
 
+            // What fits without a full-queue decision is copied in at most two blocks: a block copy marks the GC's
+            // cards once, where an item at a time pays a write barrier per reference.
+            var fits = Math.Min(items.Length, capacity - _count);
+            if (fits > 0)
+            {
+                if (_ring.Length - _count < fits)
+                {
+                    Grow(_count + fits);
+                }
+
+                var tail = Index(_head + _count);
+                var first = Math.Min(fits, _ring.Length - tail);
+                items[..first].CopyTo(_ring.AsSpan(tail));
+                items[first..fits].CopyTo(_ring);
+                _count += fits;
+                accepted = fits;
+            }
+
             for (; accepted < items.Length; accepted++)
             {
                 if (_count == capacity)
@@ -109,7 +127,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
 
                 if (_count == _ring.Length)
                 {
-                    Grow();
+                    Grow(_count + 1);
                 }
 
                 _ring[Index(_head + _count)] = items[accepted];
@@ -165,14 +183,20 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
         lock (_lock)
         {
             taken = Math.Min(Math.Min(into.Length, ChunkSize), _count);
-            for (var i = 0; i < taken; i++)
+            if (taken > 0)
             {
-                into[i] = _ring[_head];
-                _ring[_head] = default;
-                _head = Next(_head);
+                // In at most two blocks (see Write), and the slots cleared so the ring holds no frame it gave out.
+                var first = Math.Min(taken, _ring.Length - _head);
+                var front = _ring.AsSpan(_head, first);
+                front.CopyTo(into);
+                front.Clear();
+                var wrapped = _ring.AsSpan(0, taken - first);
+                wrapped.CopyTo(into[first..]);
+                wrapped.Clear();
+                _head = Index(_head + taken);
+                _count -= taken;
             }
 
-            _count -= taken;
             if (taken > 0 && _writers is { Count: > 0 })
             {
                 writers = _writers;
@@ -268,9 +292,16 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
     void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
         => _reader.OnCompleted(continuation, state, token, flags);
 
-    private void Grow()
+    /// <summary>A larger ring (doubling, up to the capacity) with room for at least <paramref name="needed"/> items.</summary>
+    private void Grow(int needed)
     {
-        var larger = new FrameEnvelope[Math.Min(_ring.Length * 2, _capacity)];
+        var length = _ring.Length * 2;
+        while (length < needed)
+        {
+            length *= 2;
+        }
+
+        var larger = new FrameEnvelope[Math.Min(length, _capacity)];
         for (var i = 0; i < _count; i++)
         {
             larger[i] = _ring[Index(_head + i)];

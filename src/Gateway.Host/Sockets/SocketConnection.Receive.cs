@@ -95,7 +95,7 @@ internal sealed partial class SocketConnection
     private async ValueTask DeliverBatchAsync(LiveConnection live, UpstreamConnection connection, ReceiveBatch batch)
     {
         var shared = batch.Buffer!;
-        var array = batch.Array;
+        var array = shared.Array;
         var timestamp = _time.GetTimestamp();
         var receivedAt = _time.GetUtcNow();
         Volatile.Write(ref _lastReceived, timestamp);
@@ -122,16 +122,18 @@ internal sealed partial class SocketConnection
                 }
 
                 // A slice of the message, so of the shared buffer; or a buffer of the session's own.
-                var own = frame.Buffer;
-                var offset = own is null ? message.Offset : 0;
-                references += own is null ? 1 : 0;
+                var completion = frame.CompletionToken != 0 ? live.Session : null;
                 bytes += frame.Length;
-                envelopes[count++] = FrameEnvelope.ForFrame(connection, own ?? array, offset + frame.Offset, frame.Length, message.Kind, ++_sequence, receivedAt, timestamp, frame.CompletionToken != 0 ? live.Session : null, frame.CompletionToken) with
+                if (frame.Buffer is { } own)
                 {
-                    HeadersOffset = frame.HeadersLength > 0 ? offset + frame.HeadersOffset : 0,
-                    HeadersLength = frame.HeadersLength,
-                    Shared = own is null ? shared : null,
-                };
+                    envelopes[count++] = FrameEnvelope.ForFrame(connection, own, frame.Offset, frame.Length, message.Kind, ++_sequence, receivedAt, timestamp, completion, frame.CompletionToken, frame.HeadersOffset, frame.HeadersLength);
+                }
+                else
+                {
+                    references++;
+                    envelopes[count++] = FrameEnvelope.ForFrame(connection, shared, message.Offset + frame.Offset, frame.Length, message.Kind, ++_sequence, receivedAt, timestamp, completion, frame.CompletionToken, frame.HeadersLength > 0 ? message.Offset + frame.HeadersOffset : 0, frame.HeadersLength);
+                }
+
                 if (!more)
                 {
                     break;
@@ -181,11 +183,7 @@ internal sealed partial class SocketConnection
     {
         Status.AddReceived(frame.Length);
         var completion = frame.CompletionToken != 0 ? live.Session : null;
-        var envelope = FrameEnvelope.ForFrame(connection, buffer, frame.Offset, frame.Length, kind, ++_sequence, _time.GetUtcNow(), timestamp, completion, frame.CompletionToken) with
-        {
-            HeadersOffset = frame.HeadersOffset,
-            HeadersLength = frame.HeadersLength,
-        };
+        var envelope = FrameEnvelope.ForFrame(connection, buffer, frame.Offset, frame.Length, kind, ++_sequence, _time.GetUtcNow(), timestamp, completion, frame.CompletionToken, frame.HeadersOffset, frame.HeadersLength);
         if (!_delivering)
         {
             // Stopping: read on (receipts, replies), but deliver nothing new.

@@ -41,10 +41,10 @@ internal sealed class SharedBuffer
     /// <summary>Adds <paramref name="count"/> references; the caller must hold one already.</summary>
     public void AddReferences(int count) => Interlocked.Add(ref _references, count);
 
-    /// <summary>Drops one reference; the last one returns the array and the holder.</summary>
-    public void Release()
+    /// <summary>Drops <paramref name="count"/> references (one by default); the last one returns the array and the holder.</summary>
+    public void Release(int count = 1)
     {
-        var left = Interlocked.Decrement(ref _references);
+        var left = Interlocked.Add(ref _references, -count);
         if (left > 0)
         {
             return;

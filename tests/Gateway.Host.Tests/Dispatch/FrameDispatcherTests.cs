@@ -220,7 +220,7 @@ public sealed partial class FrameDispatcherTests : IDisposable
         "f1f2f3"u8.CopyTo(array);
         var shared = SharedBuffer.Rent(array, System.Buffers.ArrayPool<byte>.Shared);
         shared.AddReferences(3);
-        var batch = Enumerable.Range(0, 3).Select(i => FrameEnvelope.ForFrame(_connection, array, 2 * i, 2, FrameKind.Text, i + 1, default, 0) with { Shared = shared }).ToArray();
+        var batch = Enumerable.Range(0, 3).Select(i => FrameEnvelope.ForFrame(_connection, shared, 2 * i, 2, FrameKind.Text, i + 1, default, 0)).ToArray();
 
         await dispatcher.EnqueueAsync(batch, batch.Length);
         await Gate.Entered.WaitAsync(s_waitLimit, TestContext.Current.CancellationToken);
