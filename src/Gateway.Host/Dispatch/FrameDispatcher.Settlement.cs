@@ -11,8 +11,9 @@ namespace Gateway.Host.Dispatch;
 /// </summary>
 internal sealed partial class FrameDispatcher : IFrameSettler
 {
-    // Frames whose handlers returned and whose deferrals are not all settled yet.
-    private readonly ConcurrentDictionary<InFlightFrame, byte> _inFlight = new();
+    // Frames whose handlers returned and whose deferrals are not all settled yet; made by the first deferral (a
+    // socket whose handlers never defer does without it: it is the larger part of an idle dispatcher).
+    private ConcurrentDictionary<InFlightFrame, byte>? _inFlight;
 
     // Its size, kept beside it: the consumer reads it per frame, and ConcurrentDictionary's Count and
     // IsEmpty take every lock. Changed only together with an add or a successful remove.
@@ -93,7 +94,13 @@ internal sealed partial class FrameDispatcher : IFrameSettler
         frame.Span = _currentSpan; // ends with the settlement
         envelope.ReturnBuffer(_pool); // the handlers were told: the payload is theirs only until HandleAsync returns
 
-        _inFlight[frame] = 0;
+        var inFlight = _inFlight;
+        if (inFlight is null)
+        {
+            Volatile.Write(ref _inFlight, inFlight = new ConcurrentDictionary<InFlightFrame, byte>());
+        }
+
+        inFlight[frame] = 0;
         Interlocked.Increment(ref _inFlightCount);
         frame.HandlersReturned(handlersOutcome);
         return true;
@@ -102,7 +109,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
     /// <summary>Every deferral settled: the frame's one exit (counted, the session told), like <see cref="Finish"/> without the buffer.</summary>
     private void Settled(InFlightFrame frame, FrameOutcome outcome)
     {
-        if (!_inFlight.TryRemove(frame, out _))
+        if (Volatile.Read(ref _inFlight) is not { } inFlight || !inFlight.TryRemove(frame, out _))
         {
             return; // reported lost at the stop
         }
@@ -145,7 +152,7 @@ internal sealed partial class FrameDispatcher : IFrameSettler
     private void FailOverdue()
     {
         var now = _time.GetTimestamp();
-        foreach (var frame in _inFlight.Keys)
+        foreach (var frame in Volatile.Read(ref _inFlight)?.Keys ?? [])
         {
             if (_time.GetElapsedTime(frame.StartedAt, now) >= _settleTimeout)
             {
@@ -182,9 +189,10 @@ internal sealed partial class FrameDispatcher : IFrameSettler
     private long LoseUnsettled()
     {
         long lost = 0;
-        foreach (var frame in _inFlight.Keys)
+        var inFlight = Volatile.Read(ref _inFlight);
+        foreach (var frame in inFlight?.Keys ?? [])
         {
-            if (_inFlight.TryRemove(frame, out _))
+            if (inFlight!.TryRemove(frame, out _))
             {
                 Interlocked.Decrement(ref _inFlightCount);
                 lost++;

@@ -18,7 +18,8 @@ namespace Gateway.Host.Dispatch;
 /// </remarks>
 internal sealed class FrameQueue : IValueTaskSource<bool>
 {
-    // The ring starts this small and doubles up to the capacity as frames pile up; TrimIfEmpty shrinks it back.
+    // The ring is made by the first write, this small, and doubles up to the capacity as frames pile up;
+    // TrimIfEmpty lets it go again (an idle socket holds none).
     private const int InitialRing = 4;
 
     private readonly Lock _lock = new();
@@ -45,7 +46,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         _capacity = capacity;
-        _ring = new FrameEnvelope[Math.Min(capacity, InitialRing)];
+        _ring = [];
         _fullMode = fullMode;
         _dropped = dropped;
         _reader.RunContinuationsAsynchronously = !synchronousReader;
@@ -86,7 +87,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
             {
                 if (_ring.Length - _count < fits)
                 {
-                    Grow(_count + fits);
+                    Grow(Math.Max(_count + fits, InitialRing));
                 }
 
                 var tail = Index(_head + _count);
@@ -127,7 +128,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
 
                 if (_count == _ring.Length)
                 {
-                    Grow(_count + 1);
+                    Grow(Math.Max(_count + 1, InitialRing));
                 }
 
                 _ring[Index(_head + _count)] = items[accepted];
@@ -272,14 +273,14 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
         }
     }
 
-    /// <summary>Gives a grown ring back while the queue is empty (an idle socket keeps the initial one).</summary>
+    /// <summary>Lets the ring go while the queue is empty (the next write makes a small one).</summary>
     public void TrimIfEmpty()
     {
         lock (_lock)
         {
-            if (_count == 0 && _ring.Length > InitialRing)
+            if (_count == 0)
             {
-                _ring = new FrameEnvelope[InitialRing];
+                _ring = [];
                 _head = 0;
             }
         }
@@ -295,7 +296,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
     /// <summary>A larger ring (doubling, up to the capacity) with room for at least <paramref name="needed"/> items.</summary>
     private void Grow(int needed)
     {
-        var length = _ring.Length * 2;
+        var length = Math.Max(_ring.Length * 2, 1);
         while (length < needed)
         {
             length *= 2;

@@ -39,6 +39,7 @@ public sealed partial class FrameDispatcherTests : IDisposable
             .AddFrameHandler<DeferringHandler>("defer")
             .AddFrameHandler<EvenDeferringHandler>("defer-even")
             .AddFrameHandler<GateHandler>("gate")
+            .AddFrameHandler<GateOnThirdHandler>("gate-third")
             .BuildServiceProvider();
         _dropped = new MetricCollector<long>(_services.GetRequiredService<IMeterFactory>(), GatewayMetrics.MeterName, "gateway.frames.dropped");
     }
@@ -235,6 +236,37 @@ public sealed partial class FrameDispatcherTests : IDisposable
     }
 
     [Fact]
+    public async Task EnqueueBatch_RunsOfFramesFromTwoBuffers_EachBufferReturnedWhenItsLastFrameEnded()
+    {
+        var dispatcher = Dispatcher(QueueFullMode.Wait, capacity: 64, "gate-third"); // chunks of 4: the four frames are taken at once
+        var gate = _services.GetRequiredService<GateOnThirdHandler>();
+        var first = SharedBuffer.Rent(System.Buffers.ArrayPool<byte>.Shared.Rent(64), System.Buffers.ArrayPool<byte>.Shared);
+        var second = SharedBuffer.Rent(System.Buffers.ArrayPool<byte>.Shared.Rent(64), System.Buffers.ArrayPool<byte>.Shared);
+        first.AddReferences(2);
+        second.AddReferences(2);
+        FrameEnvelope[] batch =
+        [
+            FrameEnvelope.ForFrame(_connection, first, 0, 2, FrameKind.Text, 1, default, 0),
+            FrameEnvelope.ForFrame(_connection, first, 2, 2, FrameKind.Text, 2, default, 0),
+            FrameEnvelope.ForFrame(_connection, second, 0, 2, FrameKind.Text, 3, default, 0), // waits in its handler
+            FrameEnvelope.ForFrame(_connection, second, 2, 2, FrameKind.Text, 4, default, 0),
+        ];
+
+        await dispatcher.EnqueueAsync(batch, batch.Length);
+        first.Release(); // the batches' own references
+        second.Release();
+        await gate.Entered.WaitAsync(s_waitLimit, TestContext.Current.CancellationToken);
+
+        Assert.Empty(first.Array); // frames 1 and 2 ended: given back before the consumer waits for frame 3
+        Assert.NotEmpty(second.Array);
+        gate.Open();
+        await dispatcher.CompleteAsync(s_waitLimit);
+
+        Assert.Equal([1L, 2L, 3L, 4L], gate.Sequences);
+        Assert.Empty(second.Array);
+    }
+
+    [Fact]
     public async Task CompleteAsync_HandlerStillBusyAfterTimeout_CutOffFrameAndQueuedFramesLost()
     {
         var dispatcher = Dispatcher(handlers: "gate");
@@ -411,5 +443,32 @@ internal sealed class GateHandler : IFrameHandler
         _sequences.Enqueue(frame.Sequence);
         _entered.TrySetResult();
         await _open.Task.WaitAsync(cancellationToken);
+    }
+}
+
+/// <summary>Completes at once, except for frame 3, which waits until <see cref="Open"/>.</summary>
+internal sealed class GateOnThirdHandler : IFrameHandler
+{
+    private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentQueue<long> _sequences = new();
+
+    /// <summary>Completes when frame 3 is in the handler.</summary>
+    public Task Entered => _entered.Task;
+
+    public List<long> Sequences => [.. _sequences];
+
+    public void Open() => _open.TrySetResult();
+
+    public ValueTask HandleAsync(Frame frame, CancellationToken cancellationToken)
+    {
+        _sequences.Enqueue(frame.Sequence);
+        if (frame.Sequence != 3)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        _entered.TrySetResult();
+        return new ValueTask(_open.Task.WaitAsync(cancellationToken));
     }
 }

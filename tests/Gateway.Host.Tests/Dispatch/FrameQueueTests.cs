@@ -76,6 +76,23 @@ public sealed class FrameQueueTests
     }
 
     [Fact]
+    public void WriteAndTake_AcrossTheEndOfTheRing_CopyBothPartsInOrder()
+    {
+        var queue = Queue(64, QueueFullMode.Wait); // chunks of 4
+        queue.Write(Frames(1, 12)); // the ring grows to 16 slots
+        var chunk = new FrameEnvelope[16];
+        Assert.Equal(1, queue.Take(chunk.AsSpan(0, 1)));
+        for (var i = 0; i < 9; i++)
+        {
+            queue.Take(chunk.AsSpan(0, 1));
+        }
+
+        Assert.Equal(8, queue.Write(Frames(13, 8))); // 4 slots at the end of the ring, 4 at its start
+
+        Assert.Equal(Enumerable.Range(11, 10).Select(i => (long)i), TakeAll(queue)); // taken from both parts too
+    }
+
+    [Fact]
     public void Write_PastTheInitialRingAfterItWrapped_GrowsAndKeepsTheOrder()
     {
         var queue = Queue(1024, QueueFullMode.Wait);
