@@ -44,6 +44,9 @@ internal sealed partial class FrameDispatcher
     private FrameEnvelope[]? _waiting;
 
     private const int IdleTicksBeforeTrim = 10;
+
+    // The small first ring and chunk go sooner: making them again costs two small arrays per burst after a pause.
+    private const int IdleTicksBeforeSmallTrim = 2;
     private int _idleTicks;
 
     // What the consumer takes from the queue at a time: small until frames pile up, let go when the socket idles.
@@ -239,12 +242,22 @@ internal sealed partial class FrameDispatcher
     /// <summary>
     /// Called about once a second: after <see cref="IdleTicksBeforeTrim"/> calls in a row without a frame, lets go of
     /// the pooled buffers, the queue's grown ring and the consumer's chunk (a socket that pauses between bursts for a
-    /// few seconds keeps them, so its next burst allocates nothing).
+    /// few seconds keeps them, so its next burst allocates nothing); the queue's first small ring and chunk go after
+    /// <see cref="IdleTicksBeforeSmallTrim"/> (a connected socket that has received nothing holds neither).
     /// </summary>
     public void TrimIfIdle()
     {
         var received = _status.FramesReceived;
         _idleTicks = received == _receivedAtLastTrim && _queue.Count == 0 ? _idleTicks + 1 : 0;
+        if (_idleTicks == IdleTicksBeforeSmallTrim)
+        {
+            _queue.TrimIfEmpty(maxRing: FrameQueue.InitialRing);
+            if (_chunk is { Length: <= InitialChunk })
+            {
+                _chunk = null;
+            }
+        }
+
         if (_idleTicks == IdleTicksBeforeTrim)
         {
             if (_pool.Retained > 0)

@@ -20,7 +20,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
 {
     // The ring is made by the first write, this small, and doubles up to the capacity as frames pile up;
     // TrimIfEmpty lets it go again (an idle socket holds none).
-    private const int InitialRing = 4;
+    public const int InitialRing = 4;
 
     private readonly Lock _lock = new();
     private readonly int _capacity;
@@ -273,12 +273,12 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
         }
     }
 
-    /// <summary>Lets the ring go while the queue is empty (the next write makes a small one).</summary>
-    public void TrimIfEmpty()
+    /// <summary>Lets the ring go while the queue is empty (the next write makes a small one); only if it is at most <paramref name="maxRing"/> long when given.</summary>
+    public void TrimIfEmpty(int maxRing = int.MaxValue)
     {
         lock (_lock)
         {
-            if (_count == 0)
+            if (_count == 0 && _ring.Length <= maxRing)
             {
                 _ring = [];
                 _head = 0;

@@ -16,7 +16,8 @@ internal sealed class FrameBufferPool(int maxRetainedPerSize) : System.Buffers.A
     private const int MaxShift = 22;
 
     private readonly Lock _lock = new();
-    private readonly Stack<byte[]>?[] _free = new Stack<byte[]>?[MaxShift - MinShift + 1];
+    // One free list per size, made by the first return (an idle socket's pool holds none).
+    private Stack<byte[]>?[]? _free;
     private int _retained;
 
     /// <summary>Buffers currently kept for reuse.</summary>
@@ -32,7 +33,7 @@ internal sealed class FrameBufferPool(int maxRetainedPerSize) : System.Buffers.A
 
         lock (_lock)
         {
-            if (_free[shift - MinShift] is { Count: > 0 } free)
+            if (_free?[shift - MinShift] is { Count: > 0 } free)
             {
                 _retained--;
                 return free.Pop();
@@ -53,6 +54,7 @@ internal sealed class FrameBufferPool(int maxRetainedPerSize) : System.Buffers.A
 
         lock (_lock)
         {
+            _free ??= new Stack<byte[]>?[MaxShift - MinShift + 1];
             var free = _free[Shift(length) - MinShift] ??= new Stack<byte[]>();
             if (free.Count < maxRetainedPerSize)
             {
@@ -67,11 +69,7 @@ internal sealed class FrameBufferPool(int maxRetainedPerSize) : System.Buffers.A
     {
         lock (_lock)
         {
-            for (var i = 0; i < _free.Length; i++)
-            {
-                _free[i] = null;
-            }
-
+            _free = null;
             _retained = 0;
         }
     }

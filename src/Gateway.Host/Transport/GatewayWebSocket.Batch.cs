@@ -163,8 +163,19 @@ internal sealed partial class GatewayWebSocket
     public bool NeedsMessagePath => _batchNeed == 0;
 
     /// <summary>
+    /// Parks until the server sends something, if nothing is buffered: the stream's own zero-byte read, with no buffer
+    /// and no state machine of the socket's (an idle socket's receive loop holds nothing more). Its failure is not
+    /// reported here: the <see cref="ReadMoreAsync"/> that follows meets it again and reports it.
+    /// </summary>
+    public ValueTask<int> WaitForDataAsync()
+        => _receiveCount == 0 && _state is WebSocketState.Open or WebSocketState.CloseSent
+            ? _stream.ReadAsync(Memory<byte>.Empty, CancellationToken.None)
+            : ValueTask.FromResult(0);
+
+    /// <summary>
     /// Reads more bytes for <see cref="TakeMessages"/>: parks on a zero-byte read (no buffer held) when nothing is
-    /// buffered, then reads as much as is there, up to <see cref="BatchReadSize"/>. Takes no token; abort ends it.
+    /// buffered (unless <see cref="WaitForDataAsync"/> did), then reads as much as is there, up to
+    /// <see cref="BatchReadSize"/>. Takes no token; abort ends it.
     /// </summary>
     public ValueTask ReadMoreAsync()
     {

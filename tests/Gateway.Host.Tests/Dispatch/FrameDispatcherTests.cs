@@ -267,6 +267,30 @@ public sealed partial class FrameDispatcherTests : IDisposable
     }
 
     [Fact]
+    public async Task TrimIfIdle_TenQuietTicks_BuffersLetGoNotBefore()
+    {
+        var dispatcher = Dispatcher();
+        await EnqueueAsync(dispatcher, 1, 2);
+        while (_status.FramesHandled < 2)
+        {
+            await Task.Delay(5, TestContext.Current.CancellationToken);
+        }
+
+        Assert.True(_pool.Retained > 0);
+        for (var tick = 1; tick < 10; tick++)
+        {
+            dispatcher.TrimIfIdle(); // the small ring and chunk go at 2; the buffers stay
+            Assert.True(_pool.Retained > 0, $"buffers let go after {tick} quiet ticks");
+        }
+
+        dispatcher.TrimIfIdle();
+        Assert.Equal(0, _pool.Retained);
+        await EnqueueAsync(dispatcher, 3); // the next burst finds a ring and a chunk again
+        await dispatcher.CompleteAsync(s_waitLimit);
+        Assert.Equal(["f1", "f2", "f3"], Recorder.Texts);
+    }
+
+    [Fact]
     public async Task CompleteAsync_HandlerStillBusyAfterTimeout_CutOffFrameAndQueuedFramesLost()
     {
         var dispatcher = Dispatcher(handlers: "gate");
