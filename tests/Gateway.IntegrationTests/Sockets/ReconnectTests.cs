@@ -170,6 +170,32 @@ public sealed class ReconnectTests
     }
 
     [Fact]
+    public async Task MaxAttempts_ServerClosesWithoutAnswering_OneConnectionPerAttempt()
+    {
+        // Reads the upgrade request, then closes (FIN) without a word: every attempt fails the same way.
+        await using var peer = RawPeer.Start(async session =>
+        {
+            await session.ReadRequestAsync(session.PeerStopping);
+            session.Close();
+        });
+        await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", peer.Url(), ("Reconnect:MaxAttempts", "3")));
+
+        await Eventually.TrueAsync(() => gateway.Status("a").State == SocketState.Stopped, "the socket stopped");
+        await Task.Delay(300);
+        if (TestTransport.IsClientWebSocket)
+        {
+            // SocketsHttpHandler sends a request again on a new connection when one closed before any answer.
+            Assert.InRange(peer.Connections, 3, 3 * 4);
+        }
+        else
+        {
+            Assert.Equal(3, peer.Connections); // the gateway's own upgrade sends each attempt's request once
+        }
+
+        Assert.Equal(0, peer.ScriptFailures);
+    }
+
+    [Fact]
     public async Task NoMessageTimeout_SilentServer_ConnectionDroppedAndReestablished()
     {
         await using var server = await UpstreamServer.StartIdleAsync();
