@@ -93,8 +93,7 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
     /// socket, and a configuration provider answers each <c>GetChildren</c> by scanning all its keys,
     /// so with 10,000 sockets reading it from the providers each time made startup quadratic.
     /// </summary>
-    private static IConfigurationSection InMemory(IConfigurationSection section)
-        => new ConfigurationBuilder().AddInMemoryCollection(section.AsEnumerable()).Build().GetSection(section.Path);
+    private static IConfigurationSection InMemory(IConfigurationSection section) => ConfigurationSnapshot.Copy(section);
 
     /// <summary>Applies the keys of <paramref name="section"/> to <paramref name="target"/>, reporting each bad key.</summary>
     private static void Bind(IConfigurationSection section, object target, List<string> errors)
@@ -244,6 +243,12 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
             {
                 // A path on this gateway's own HTTP endpoint (the demo feed). On Unix "/x" would otherwise parse as a file URL.
                 value = new Uri(text, UriKind.Relative);
+                return true;
+            }
+            else if (target == typeof(string) || (target == typeof(Uri) && text.Length > 0))
+            {
+                // What their TypeConverters do, without TypeDescriptor's lookups (every socket has a Url).
+                value = target == typeof(string) ? text : new Uri(text, UriKind.RelativeOrAbsolute);
                 return true;
             }
             else
