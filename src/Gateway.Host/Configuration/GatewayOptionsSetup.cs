@@ -50,13 +50,15 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
 
         var defaults = InMemory(section.GetSection("Defaults"));
         var socketsPath = ConfigurationPath.Combine(GatewayOptions.SectionName, nameof(GatewayOptions.Sockets));
+        var template = new SocketOptions();
+        Bind(defaults, template, errors);
         var shared = new Dictionary<object, object>(OptionsStructure.Instance);
         foreach (var socketSection in ConfigurationSnapshot.ChildrenOf(configuration, socketsPath) ?? section.GetSection("Sockets").GetChildren())
         {
             var socket = new SocketOptions();
             Bind(defaults, socket, errors);
             Bind(socketSection, socket, errors);
-            Share(socket, shared);
+            Share(socket, socketSection, template, shared);
             options.Sockets[socketSection.Key] = socket;
         }
 
@@ -67,13 +69,21 @@ internal sealed class GatewayOptionsSetup(IConfiguration configuration) : IConfi
 
     /// <summary>
     /// Sockets with the same settings in a nested section or collection (most take all but a few keys from
-    /// <c>Defaults</c>) share one instance of it: 10,000 sockets each held ~0.8 KiB of identical copies. Bound
-    /// options are never changed afterwards; a reload binds new ones.
+    /// <c>Defaults</c>) share one instance of it: 10,000 sockets each held ~0.8 KiB of identical copies. What the
+    /// socket's own keys leave alone is <paramref name="template"/>'s (Defaults alone); what they set is looked up
+    /// by value. Bound options are never changed afterwards; a reload binds new ones.
     /// </summary>
-    private static void Share(SocketOptions socket, Dictionary<object, object> shared)
+    private static void Share(SocketOptions socket, IConfigurationSection own, SocketOptions template, Dictionary<object, object> shared)
     {
+        var keys = own.GetChildren().Select(c => c.Key).ToList();
         foreach (var property in s_shareable)
         {
+            if (!keys.Contains(property.Name, StringComparer.OrdinalIgnoreCase))
+            {
+                property.SetValue(socket, property.GetValue(template));
+                continue;
+            }
+
             var value = property.GetValue(socket)!;
             if (shared.TryGetValue(value, out var existing))
             {
