@@ -151,6 +151,7 @@ internal static class IdleMemoryBenchmark
             await Task.Delay(settle).ConfigureAwait(false);
             var before = MemorySnapshot.Take();
             var mappingsBefore = MemorySnapshot.ResidentByMapping();
+            await HoldForInspectionAsync("GATEWAY_BENCH_IDLE_PAUSE", "before the reload").ConfigureAwait(false);
 
             // The reload is applied (bound, validated, every worker created and started) before the sockets connect.
             var supervisor = host.Services.GetRequiredService<SocketSupervisor>();
@@ -179,6 +180,7 @@ internal static class IdleMemoryBenchmark
             var after = MemorySnapshot.Take();
             WriteResult("gateway", count, connectSeconds, before, after, failure, connectCpu, applySeconds);
             ReportMappings(mappingsBefore, count);
+            await HoldForInspectionAsync("GATEWAY_BENCH_IDLE_HOLD", "with the sockets open").ConfigureAwait(false);
             var logs = host.Logs.TakeSummary();
             if (logs.Length > 0 && Program.Verbose)
             {
@@ -344,6 +346,20 @@ internal static class IdleMemoryBenchmark
         }
         catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException)
         {
+        }
+    }
+
+    /// <summary>
+    /// For <c>dotnet-gcdump</c> or <c>perf</c> on an <c>idle-client</c> run by hand: <c>GATEWAY_BENCH_IDLE_PAUSE=&lt;seconds&gt;</c>
+    /// waits before the reload (to attach a profiler), <c>GATEWAY_BENCH_IDLE_HOLD=&lt;seconds&gt;</c> keeps the sockets open
+    /// after the result; at most an hour each.
+    /// </summary>
+    private static async Task HoldForInspectionAsync(string variable, string when)
+    {
+        if (double.TryParse(Environment.GetEnvironmentVariable(variable), NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
+        {
+            await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"waiting {seconds} s {when} (pid {Environment.ProcessId})")).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromSeconds(Math.Min(seconds, 3600))).ConfigureAwait(false);
         }
     }
 

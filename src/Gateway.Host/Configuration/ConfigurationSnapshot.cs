@@ -1,6 +1,6 @@
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Configuration.Memory;
+using Microsoft.Extensions.Primitives;
 
 namespace Gateway.Host.Configuration;
 
@@ -58,6 +58,118 @@ internal static class ConfigurationSnapshot
 
         return [.. children
             .OrderBy(c => c.Key, ConfigurationKeyComparer.Instance)
-            .Select(c => new ConfigurationRoot([new MemoryConfigurationProvider(new MemoryConfigurationSource { InitialData = c.Value })]).GetSection(prefix + c.Key))];
+            .Select(c => Section.Over(prefix + c.Key, c.Value))];
+    }
+
+    /// <summary>A read-only copy of <paramref name="section"/> (same paths), read from the providers once.</summary>
+    public static IConfigurationSection Copy(IConfigurationSection section)
+    {
+        var keys = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in section.AsEnumerable())
+        {
+            keys[key] = value;
+        }
+
+        return Section.Over(section.Path, keys);
+    }
+
+    /// <summary>
+    /// A read-only section over its own sorted keys: a <see cref="ConfigurationRoot"/> with a memory provider
+    /// per socket cost ~25 us each to build and read (change tokens, a provider, a sort per <c>GetChildren</c>).
+    /// </summary>
+    private sealed class Section : IConfigurationSection
+    {
+        private static readonly IChangeToken s_never = new CancellationChangeToken(CancellationToken.None);
+
+        // Every key below this section (longer than its path), sorted so that each child's keys are contiguous.
+        private readonly KeyValuePair<string, string?>[] _entries;
+        private readonly int _start;
+        private readonly int _end;
+        private readonly string? _value;
+
+        private Section(string path, string? value, KeyValuePair<string, string?>[] entries, int start, int end)
+        {
+            Path = path;
+            Key = ConfigurationPath.GetSectionKey(path);
+            _value = value;
+            _entries = entries;
+            _start = start;
+            _end = end;
+        }
+
+        public static Section Over(string path, Dictionary<string, string?> keys)
+        {
+            var entries = keys.ToArray();
+            Array.Sort(entries, static (a, b) => ConfigurationKeyComparer.Instance.Compare(a.Key, b.Key));
+            return At(path, entries, 0, entries.Length);
+        }
+
+        public string Key { get; }
+
+        public string Path { get; }
+
+        public string? Value
+        {
+            get => _value;
+            set => throw new NotSupportedException("a configuration snapshot is read-only");
+        }
+
+        public string? this[string key]
+        {
+            get => GetSection(key).Value;
+            set => throw new NotSupportedException("a configuration snapshot is read-only");
+        }
+
+        public IConfigurationSection GetSection(string key) => At(Path + ConfigurationPath.KeyDelimiter + key, _entries, _start, _end);
+
+        public IEnumerable<IConfigurationSection> GetChildren()
+        {
+            var children = new List<IConfigurationSection>();
+            var i = _start;
+            while (i < _end)
+            {
+                var key = _entries[i].Key;
+                var end = key.IndexOf(ConfigurationPath.KeyDelimiter, Path.Length + 1, StringComparison.Ordinal);
+                var child = At(end < 0 ? key : key[..end], _entries, i, _end);
+                children.Add(child);
+                i = child._end;
+            }
+
+            return children;
+        }
+
+        public IChangeToken GetReloadToken() => s_never;
+
+        /// <summary>The section at <paramref name="path"/>: its value and the contiguous run of its keys within [start, end).</summary>
+        private static Section At(string path, KeyValuePair<string, string?>[] entries, int start, int end)
+        {
+            string? value = null;
+            var first = end;
+            var last = end;
+            var found = false;
+            for (var i = start; i < end; i++)
+            {
+                var key = entries[i].Key;
+                if (key.Length == path.Length && key.Equals(path, StringComparison.OrdinalIgnoreCase))
+                {
+                    // Its own key sorts right before its children: the run of children (maybe empty) starts after it.
+                    value = entries[i].Value;
+                    first = last = i + 1;
+                    found = true;
+                }
+                else if (key.Length > path.Length && key[path.Length] == ':' && key.StartsWith(path, StringComparison.OrdinalIgnoreCase))
+                {
+                    first = found ? first : i;
+                    last = i + 1;
+                    found = true;
+                }
+                else if (found)
+                {
+                    break; // past the run
+                }
+            }
+
+            return new Section(path, value, entries, first, last);
+        }
     }
 }

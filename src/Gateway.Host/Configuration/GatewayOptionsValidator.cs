@@ -28,7 +28,7 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
     {
         var errors = new List<string>(options.BindErrors);
         errors.AddRange(sinkInstances?.Errors ?? []);
-        Positive(options.ShutdownTimeout, "Gateway:ShutdownTimeout", errors, MaxTimeout);
+        Positive(options.ShutdownTimeout, "Gateway", "ShutdownTimeout", errors, MaxTimeout);
         if (options.Cluster is { } cluster)
         {
             ValidateCluster(cluster, errors);
@@ -44,8 +44,8 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
 
     private static void ValidateStomp(string path, StompOptions stomp, List<string> errors)
     {
-        NotNegative(stomp.HeartBeat.Outgoing, $"{path}:HeartBeat:Outgoing", errors, MaxInterval);
-        NotNegative(stomp.HeartBeat.Incoming, $"{path}:HeartBeat:Incoming", errors, MaxInterval);
+        NotNegative(stomp.HeartBeat.Outgoing, path, "HeartBeat:Outgoing", errors, MaxInterval);
+        NotNegative(stomp.HeartBeat.Incoming, path, "HeartBeat:Incoming", errors, MaxInterval);
 
         // CONNECT's headers are not escaped (STOMP 1.2), so a line break cannot be sent in them; the value is never shown.
         foreach (var (name, value) in new[] { ("Host", stomp.Host), ("Login", stomp.Login), ("Passcode", stomp.Passcode) })
@@ -73,7 +73,7 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
 
             if (subscription.StaleAfter is { } stale)
             {
-                Positive(stale, $"{key}:StaleAfter", errors, MaxInterval);
+                Positive(stale, key, "StaleAfter", errors, MaxInterval);
             }
 
             foreach (var (name, value) in subscription.Headers)
@@ -92,11 +92,11 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
 
     private static void ValidatePhoenix(string path, PhoenixOptions phoenix, List<string> errors)
     {
-        Positive(phoenix.HeartbeatInterval, $"{path}:HeartbeatInterval", errors, MaxInterval);
-        Positive(phoenix.Timeout, $"{path}:Timeout", errors, MaxTimeout);
+        Positive(phoenix.HeartbeatInterval, path, "HeartbeatInterval", errors, MaxInterval);
+        Positive(phoenix.Timeout, path, "Timeout", errors, MaxTimeout);
         for (var i = 0; i < phoenix.RejoinAfter.Count; i++)
         {
-            Positive(phoenix.RejoinAfter[i], $"{path}:RejoinAfter:{i}", errors, MaxInterval);
+            Positive(phoenix.RejoinAfter[i], path, $"RejoinAfter:{i}", errors, MaxInterval);
         }
 
         var topics = new HashSet<string>(StringComparer.Ordinal);
@@ -142,7 +142,7 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
         if (heartbeat.Interval is not { } interval)
         {
             // Checked even while the heart-beat is off: a bad value should not wait for an Interval to surface.
-            Positive(heartbeat.Timeout, $"{path}:Timeout", errors, MaxTimeout);
+            Positive(heartbeat.Timeout, path, "Timeout", errors, MaxTimeout);
             if (heartbeat.Text is not null || heartbeat.Binary is not null || heartbeat.Expect is not null || heartbeat.ExpectPattern is not null)
             {
                 errors.Add($"{path}:Interval: is required when the heart-beat has a message or an expected answer");
@@ -151,8 +151,8 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             return;
         }
 
-        Positive(interval, $"{path}:Interval", errors, MaxInterval);
-        Positive(heartbeat.Timeout, $"{path}:Timeout", errors, MaxTimeout);
+        Positive(interval, path, "Interval", errors, MaxInterval);
+        Positive(heartbeat.Timeout, path, "Timeout", errors, MaxTimeout);
         if (heartbeat.Text is not null && heartbeat.Binary is not null)
         {
             errors.Add($"{path}: set Text or Binary, not both");
@@ -215,16 +215,16 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             errors.Add($"{path}:Url: '{shown}' is not a ws:// or wss:// URL, nor a path on this gateway (/demo/ticks)");
         }
 
-        Positive(socket.ConnectTimeout, $"{path}:ConnectTimeout", errors, MaxTimeout);
-        NotNegative(socket.KeepAliveInterval, $"{path}:KeepAliveInterval", errors, MaxInterval);
-        NotNegative(socket.KeepAliveTimeout, $"{path}:KeepAliveTimeout", errors, MaxTimeout);
+        Positive(socket.ConnectTimeout, path, "ConnectTimeout", errors, MaxTimeout);
+        NotNegative(socket.KeepAliveInterval, path, "KeepAliveInterval", errors, MaxInterval);
+        NotNegative(socket.KeepAliveTimeout, path, "KeepAliveTimeout", errors, MaxTimeout);
         if (socket.NoMessageTimeout is { } noMessage)
         {
-            Positive(noMessage, $"{path}:NoMessageTimeout", errors, MaxInterval);
+            Positive(noMessage, path, "NoMessageTimeout", errors, MaxInterval);
         }
 
-        Positive(socket.HandshakeTimeout, $"{path}:HandshakeTimeout", errors, MaxTimeout);
-        Positive(socket.ReplyTimeout, $"{path}:ReplyTimeout", errors, MaxTimeout);
+        Positive(socket.HandshakeTimeout, path, "HandshakeTimeout", errors, MaxTimeout);
+        Positive(socket.ReplyTimeout, path, "ReplyTimeout", errors, MaxTimeout);
         ValidateHeartbeat($"{path}:Heartbeat", socket.Heartbeat, errors);
         ValidateStomp($"{path}:Stomp", socket.Stomp, errors);
         ValidatePhoenix($"{path}:Phoenix", socket.Phoenix, errors);
@@ -235,8 +235,8 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
         }
 
         var reconnect = socket.Reconnect;
-        Positive(reconnect.MinDelay, $"{path}:Reconnect:MinDelay", errors, MaxInterval);
-        AtMost(reconnect.MaxDelay, $"{path}:Reconnect:MaxDelay", errors, MaxInterval);
+        Positive(reconnect.MinDelay, path, "Reconnect:MinDelay", errors, MaxInterval);
+        AtMost(reconnect.MaxDelay, path, "Reconnect:MaxDelay", errors, MaxInterval);
         if (reconnect.MaxDelay < reconnect.MinDelay)
         {
             errors.Add($"{path}:Reconnect:MaxDelay: must be at least MinDelay ({reconnect.MinDelay}), was {reconnect.MaxDelay}");
@@ -257,7 +257,7 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             errors.Add($"{path}:Reconnect:MaxAttempts: must be 1 or more (or unset for no limit), was {reconnect.MaxAttempts}");
         }
 
-        NotNegative(reconnect.ResetAfter, $"{path}:Reconnect:ResetAfter", errors, MaxInterval);
+        NotNegative(reconnect.ResetAfter, path, "Reconnect:ResetAfter", errors, MaxInterval);
 
         if (socket.Queue.Capacity is < 1 or > 1_000_000)
         {
@@ -269,15 +269,15 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
             errors.Add($"{path}:Queue:MaxInFlight: must be between 1 and 65536, was {socket.Queue.MaxInFlight}");
         }
 
-        Positive(socket.Queue.SettleTimeout, $"{path}:Queue:SettleTimeout", errors, MaxTimeout);
+        Positive(socket.Queue.SettleTimeout, path, "Queue:SettleTimeout", errors, MaxTimeout);
 
         if (socket.Outbound.Capacity is < 1 or > 1_000_000)
         {
             errors.Add($"{path}:Outbound:Capacity: must be between 1 and 1000000, was {socket.Outbound.Capacity}");
         }
 
-        Positive(socket.Outbound.MaxAge, $"{path}:Outbound:MaxAge", errors, MaxInterval);
-        Positive(socket.Outbound.SendTimeout, $"{path}:Outbound:SendTimeout", errors, MaxTimeout);
+        Positive(socket.Outbound.MaxAge, path, "Outbound:MaxAge", errors, MaxInterval);
+        Positive(socket.Outbound.SendTimeout, path, "Outbound:SendTimeout", errors, MaxTimeout);
         if (!keyedServices.IsKeyedService(typeof(Protocols.IProtocol), socket.Protocol))
         {
             errors.Add($"{path}:Protocol: '{socket.Protocol}' is not available in this build");
@@ -386,33 +386,34 @@ internal sealed partial class GatewayOptionsValidator(IServiceProviderIsKeyedSer
     private static bool IsBase64(string value)
         => Convert.TryFromBase64String(value, new byte[value.Length], out _);
 
-    private static void Positive(TimeSpan value, string key, List<string> errors, TimeSpan max)
+    // The key is put together only for an error: the checks run for every socket on every reload.
+    private static void Positive(TimeSpan value, string path, string name, List<string> errors, TimeSpan max)
     {
         if (value <= TimeSpan.Zero)
         {
-            errors.Add($"{key}: must be positive, was {value}");
+            errors.Add($"{path}:{name}: must be positive, was {value}");
         }
 
-        AtMost(value, key, errors, max);
+        AtMost(value, path, name, errors, max);
     }
 
-    private static void NotNegative(TimeSpan value, string key, List<string> errors, TimeSpan max)
+    private static void NotNegative(TimeSpan value, string path, string name, List<string> errors, TimeSpan max)
     {
         if (value < TimeSpan.Zero)
         {
-            errors.Add($"{key}: must not be negative, was {value}");
+            errors.Add($"{path}:{name}: must not be negative, was {value}");
         }
 
-        AtMost(value, key, errors, max);
+        AtMost(value, path, name, errors, max);
     }
 
     // Timers, delays and cancellations take at most ~49.7 days; the limits keep every key far below
     // that (and the backoff's MaxDelay x (1 + Jitter) far from TimeSpan.MaxValue).
-    private static void AtMost(TimeSpan value, string key, List<string> errors, TimeSpan max)
+    private static void AtMost(TimeSpan value, string path, string name, List<string> errors, TimeSpan max)
     {
         if (value > max)
         {
-            errors.Add($"{key}: must be at most {max}, was {value}");
+            errors.Add($"{path}:{name}: must be at most {max}, was {value}");
         }
     }
 

@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Gateway.Host.Configuration;
 
 /// <summary>What a reload changes, socket by socket (YARP's <c>UpdateRuntimeClusters</c>).</summary>
@@ -40,8 +38,8 @@ internal sealed record SocketOptionsDiff(
                     handlersChanged.Add(name);
                 }
 
-                if (JsonSerializer.Serialize(previous.Stomp.Subscriptions) != JsonSerializer.Serialize(next.Stomp.Subscriptions)
-                    || JsonSerializer.Serialize(previous.Phoenix.Topics) != JsonSerializer.Serialize(next.Phoenix.Topics))
+                if (!OptionsStructure.Equal(previous.Stomp.Subscriptions, next.Stomp.Subscriptions)
+                    || !OptionsStructure.Equal(previous.Phoenix.Topics, next.Phoenix.Topics))
                 {
                     subscriptionsChanged.Add(name);
                 }
@@ -61,22 +59,11 @@ internal sealed record SocketOptionsDiff(
 
     /// <summary>Whether two sockets differ in anything but their handlers and subscriptions (which apply without reconnecting).</summary>
     /// <remarks>
-    /// Compares the serialized form so that every present and future key, nested or a collection,
-    /// takes part without a hand-written Equals to keep in step. Runs only on reload.
+    /// Compares key by key (<see cref="OptionsStructure"/>), so that every present and future key, nested or a
+    /// collection, takes part without a hand-written Equals to keep in step; header names and order carry no meaning.
     /// </remarks>
     internal static bool ConnectionSettingsEqual(SocketOptions a, SocketOptions b)
-        => Fingerprint(a) == Fingerprint(b);
-
-    private static string Fingerprint(SocketOptions options)
-    {
-        var node = JsonSerializer.SerializeToNode(options)!.AsObject();
-        node.Remove(nameof(SocketOptions.Handlers));
-        node[nameof(SocketOptions.Stomp)]!.AsObject().Remove(nameof(StompOptions.Subscriptions));
-        node[nameof(SocketOptions.Phoenix)]!.AsObject().Remove(nameof(PhoenixOptions.Topics));
-
-        // Header order carries no meaning (names are case-insensitive too).
-        node[nameof(SocketOptions.Headers)] = JsonSerializer.SerializeToNode(
-            options.Headers.OrderBy(h => h.Key, StringComparer.OrdinalIgnoreCase).Select(h => $"{h.Key.ToUpperInvariant()}:{h.Value}").ToList());
-        return node.ToJsonString();
-    }
+        => OptionsStructure.EqualExcept(a, b, nameof(SocketOptions.Handlers), nameof(SocketOptions.Stomp), nameof(SocketOptions.Phoenix))
+            && OptionsStructure.EqualExcept(a.Stomp, b.Stomp, nameof(StompOptions.Subscriptions))
+            && OptionsStructure.EqualExcept(a.Phoenix, b.Phoenix, nameof(PhoenixOptions.Topics));
 }

@@ -11,8 +11,8 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
 
     private readonly Lock _lock = new();
 
-    // A ring: the next slot to write is _recentCount % capacity.
-    private readonly DisconnectRecord[] _recent = new DisconnectRecord[RecentDisconnectCapacity];
+    // A ring: the next slot to write is _recentCount % capacity. Made by the first disconnect (an idle socket has none).
+    private DisconnectRecord[]? _recent;
     private long _recentCount;
     private SocketState _state = SocketState.Starting;
     private DateTimeOffset _since;
@@ -135,6 +135,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     {
         lock (_lock)
         {
+            _recent ??= new DisconnectRecord[RecentDisconnectCapacity];
             _recent[(int)(_recentCount++ % RecentDisconnectCapacity)] = new DisconnectRecord(now, label, description, (int?)reason.CloseStatus, Sockets.SocketConnection.ClosedBy(reason));
             _lastCloseStatus = (int?)reason.CloseStatus;
             _lastCloseDescription = reason.CloseDescription;
@@ -228,7 +229,7 @@ internal sealed class SocketStatus(string name, string protocol, bool required, 
     private DisconnectRecord[]? RecentDisconnects()
     {
         var count = (int)Math.Min(_recentCount, RecentDisconnectCapacity);
-        if (count == 0)
+        if (count == 0 || _recent is null)
         {
             return null;
         }

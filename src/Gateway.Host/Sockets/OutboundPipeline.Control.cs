@@ -44,7 +44,7 @@ internal sealed partial class OutboundPipeline
         using var cts = new CancellationTokenSource(timeout, _time);
         try
         {
-            await _writeLock.WaitAsync(cts.Token).ConfigureAwait(false);
+            await WriteLock.WaitAsync(cts.Token).ConfigureAwait(false);
             try
             {
                 if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
@@ -54,7 +54,7 @@ internal sealed partial class OutboundPipeline
             }
             finally
             {
-                _writeLock.Release();
+                WriteLock.Release();
             }
 
             return true;

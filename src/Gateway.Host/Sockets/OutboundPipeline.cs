@@ -29,7 +29,9 @@ internal sealed partial class OutboundPipeline
     private readonly SocketStatus _status;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+
+    // Made by the first write (an idle socket that never sends holds none).
+    private SemaphoreSlim? _writeLockCreated;
     private OutboundQueue? _queue;
     private ConcurrentDictionary<long, AwaitedReply>? _awaitingReply;
     private int _pendingControl;
@@ -52,6 +54,21 @@ internal sealed partial class OutboundPipeline
         _time = time;
         _logger = logger;
         status.OutboundDepth = () => Volatile.Read(ref _queue)?.Count ?? 0;
+    }
+
+    private SemaphoreSlim WriteLock
+    {
+        get
+        {
+            var writeLock = Volatile.Read(ref _writeLockCreated);
+            if (writeLock is null)
+            {
+                var created = new SemaphoreSlim(1, 1);
+                writeLock = Interlocked.CompareExchange(ref _writeLockCreated, created, null) ?? created;
+            }
+
+            return writeLock;
+        }
     }
 
     private OutboundQueue Queue
@@ -412,7 +429,7 @@ internal sealed partial class OutboundPipeline
     /// <summary>One message, written whole, exclusive with other writers (control messages, the close frame).</summary>
     private async Task WriteAsync(WebSocket socket, ReadOnlyMemory<byte> payload, FrameKind kind, CancellationToken cancellationToken)
     {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await WriteLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             var type = kind == FrameKind.Text ? WebSocketMessageType.Text : WebSocketMessageType.Binary;
@@ -420,7 +437,7 @@ internal sealed partial class OutboundPipeline
         }
         finally
         {
-            _writeLock.Release();
+            WriteLock.Release();
         }
 
         _status.AddSent(payload.Length);

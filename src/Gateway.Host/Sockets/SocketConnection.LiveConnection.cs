@@ -13,12 +13,13 @@ internal sealed partial class SocketConnection
     /// <summary>Runs the session's handshake until it sets Ready, within <c>HandshakeTimeout</c>.</summary>
     private async Task<bool> HandshakeAsync(LiveConnection live, Task receiving, Activity? span)
     {
+        // Not linked with live.Token: the connection's source is cancelled only after the receive loop ended,
+        // which ends this wait anyway, and a link would leave its callback node on that source for the connection's life.
         using var timeout = new CancellationTokenSource(Options.HandshakeTimeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, live.Token);
         try
         {
-            await live.Session.StartAsync(linked.Token).ConfigureAwait(false);
-            var done = await Task.WhenAny(live.Ready, receiving).WaitAsync(linked.Token).ConfigureAwait(false);
+            await live.Session.StartAsync(timeout.Token).ConfigureAwait(false);
+            var done = await Task.WhenAny(live.Ready, receiving).WaitAsync(timeout.Token).ConfigureAwait(false);
             return done == live.Ready && !live.Token.IsCancellationRequested;
         }
         catch (Exception ex) when (timeout.IsCancellationRequested || ex is not OperationCanceledException)
@@ -48,6 +49,7 @@ internal sealed partial class SocketConnection
         private static readonly TimeSpan s_failCloseTimeout = TimeSpan.FromSeconds(1);
 
         private readonly SocketConnection _owner;
+        // Also the lock of the readiness below (never handed out; a Lock of its own would cost 40 B per connection).
         private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _failed;
         private int _announced;
@@ -105,7 +107,7 @@ internal sealed partial class SocketConnection
                 return;
             }
 
-            lock (_readiness)
+            lock (_ready)
             {
                 // After the handshake the session may take readiness back (a Phoenix channel lost) and give it again.
                 _notReady = ready ? null : detail ?? string.Empty;
@@ -129,14 +131,13 @@ internal sealed partial class SocketConnection
             }
         }
 
-        private readonly Lock _readiness = new();
         private bool _handshakeDone;
         private string? _notReady;
 
         /// <summary>The handshake is over: sends flow and the socket is Ready, unless the session took readiness back meanwhile.</summary>
         public void EnterReady(CancellationToken connectionToken)
         {
-            lock (_readiness)
+            lock (_ready)
             {
                 _handshakeDone = true;
                 _owner.Outbound.Attach(Socket, Session, connectionToken, paused: _notReady is not null);

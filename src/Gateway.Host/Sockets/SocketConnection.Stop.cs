@@ -20,6 +20,7 @@ internal sealed partial class SocketConnection
         _delivering = false;
         SetState(SocketState.Stopping, 0);
         await _stopping.CancelAsync().ConfigureAwait(false);
+        CancelWait();
         Volatile.Read(ref _live)?.Session.StopDelivering();
 
         // The drain gets most of the budget; the goodbye and the close handshake keep the rest.

@@ -175,16 +175,34 @@ public sealed class GatewayOptionsSetupTests
     }
 
     [Fact]
-    public void Configure_TwoSockets_DoNotShareNestedOptions()
+    public void Configure_TwoSockets_ShareOnlyEqualNestedOptions()
     {
         var options = Bind(
             ("Gateway:Defaults:Reconnect:MinDelay", "00:00:01"),
+            ("Gateway:Defaults:Handlers:0", "log"),
             ("Gateway:Sockets:a:Url", "ws://h/"),
-            ("Gateway:Sockets:b:Url", "ws://h/"));
+            ("Gateway:Sockets:a:Reconnect:MaxDelay", "00:00:40"),
+            ("Gateway:Sockets:a:Headers:X-Tenant", "a"),
+            ("Gateway:Sockets:b:Url", "ws://h/"),
+            ("Gateway:Sockets:b:Handlers:0", "file"));
 
-        Assert.NotSame(options.Sockets["a"].Reconnect, options.Sockets["b"].Reconnect);
-        Assert.NotSame(options.Sockets["a"].Handlers, options.Sockets["b"].Handlers);
-        Assert.NotSame(options.Sockets["a"].Headers, options.Sockets["b"].Headers);
+        SocketOptions a = options.Sockets["a"], b = options.Sockets["b"];
+
+        // What one socket sets never reaches the other.
+        Assert.NotSame(a.Reconnect, b.Reconnect);
+        Assert.Equal(TimeSpan.FromSeconds(40), a.Reconnect.MaxDelay);
+        Assert.Equal(TimeSpan.FromSeconds(30), b.Reconnect.MaxDelay);
+        Assert.Equal(TimeSpan.FromSeconds(1), b.Reconnect.MinDelay);
+        Assert.Equal(["log"], a.Handlers);
+        Assert.Equal(["file"], b.Handlers);
+        Assert.Equal("a", a.Headers["X-Tenant"]);
+        Assert.Empty(b.Headers);
+
+        // Equal settings are one instance: 10,000 sockets do not each hold a copy of the defaults.
+        Assert.Same(a.Queue, b.Queue);
+        Assert.Same(a.Heartbeat, b.Heartbeat);
+        Assert.Same(a.Stomp, b.Stomp);
+        Assert.Same(a.Groups, b.Groups);
     }
 
     [Theory]

@@ -103,6 +103,35 @@ public sealed partial class SocketOptionsDiffTests
     }
 
     [Fact]
+    public void Compute_UrlCredentialsChanged_IsChanged()
+    {
+        // Uri.Equals ignores the user info: the password must count all the same.
+        var diff = SocketOptionsDiff.Compute(Sockets(("a", Socket("wss://u:one@h/"))), Sockets(("a", Socket("wss://u:two@h/"))));
+
+        Assert.Equal(["a"], diff.Changed);
+    }
+
+    [Fact]
+    public void Compute_PhoenixParamsChanged_IsChangedButReorderedIsNot()
+    {
+        static SocketOptions WithParams(params (string Name, string Value)[] values)
+        {
+            var socket = Socket("wss://h/");
+            foreach (var (name, value) in values)
+            {
+                socket.Phoenix.Params[name] = value;
+            }
+
+            return socket;
+        }
+
+        var before = Sockets(("a", WithParams(("token", "1"), ("vsn", "2"))));
+
+        Assert.Equal(["a"], SocketOptionsDiff.Compute(before, Sockets(("a", WithParams(("token", "2"), ("vsn", "2"))))).Changed);
+        Assert.True(SocketOptionsDiff.Compute(before, Sockets(("a", WithParams(("vsn", "2"), ("token", "1"))))).IsEmpty);
+    }
+
+    [Fact]
     public void Compute_QueueCapacityChanged_IsChanged()
     {
         var next = Socket();
