@@ -84,7 +84,8 @@ internal sealed partial class FrameDispatcher
         status.QueueDepth = () => _queue.Count;
     }
 
-    public void Start() => _consumer = Task.Run(ConsumeAsync);
+    /// <summary>Starts the consumer: it runs here until it waits for the first item (the queue is still empty), then where items arrive.</summary>
+    public void Start() => _consumer = ConsumeAsync();
 
     public void UpdateHandlers(HandlerPipeline pipeline) => _pipeline = pipeline;
 

@@ -11,7 +11,6 @@ internal sealed class LogThrottle(int burst = 1)
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(10);
 
-    private readonly Lock _lock = new();
     private long _windowStart = long.MinValue;
     private int _inWindow;
     private long _suppressed;
@@ -20,7 +19,8 @@ internal sealed class LogThrottle(int burst = 1)
     public bool ShouldLog(TimeProvider time, out long suppressedSinceLast)
     {
         var now = time.GetTimestamp();
-        lock (_lock)
+        // Locks itself: a socket has several throttles, and a Lock object each would cost 40 B more per throttle.
+        lock (this)
         {
             if (_windowStart == long.MinValue || time.GetElapsedTime(_windowStart, now) >= Interval)
             {
