@@ -39,7 +39,6 @@ public sealed partial class FrameDispatcherTests : IDisposable
             .AddFrameHandler<DeferringHandler>("defer")
             .AddFrameHandler<EvenDeferringHandler>("defer-even")
             .AddFrameHandler<GateHandler>("gate")
-            .AddFrameHandler<GateOnThirdHandler>("gate-third")
             .BuildServiceProvider();
         _dropped = new MetricCollector<long>(_services.GetRequiredService<IMeterFactory>(), GatewayMetrics.MeterName, "gateway.frames.dropped");
     }
@@ -238,8 +237,9 @@ public sealed partial class FrameDispatcherTests : IDisposable
     [Fact]
     public async Task EnqueueBatch_RunsOfFramesFromTwoBuffers_EachBufferReturnedWhenItsLastFrameEnded()
     {
-        var dispatcher = Dispatcher(QueueFullMode.Wait, capacity: 64, "gate-third"); // chunks of 4: the four frames are taken at once
-        var gate = _services.GetRequiredService<GateOnThirdHandler>();
+        var dispatcher = Dispatcher(QueueFullMode.Wait, capacity: 64, "gate"); // chunks of 4: the four frames are taken at once
+        var gate = Gate;
+        gate.OnlyFrame = 3;
         var first = SharedBuffer.Rent(System.Buffers.ArrayPool<byte>.Shared.Rent(64), System.Buffers.ArrayPool<byte>.Shared);
         var second = SharedBuffer.Rent(System.Buffers.ArrayPool<byte>.Shared.Rent(64), System.Buffers.ArrayPool<byte>.Shared);
         first.AddReferences(2);
@@ -455,39 +455,20 @@ internal sealed class GateHandler : IFrameHandler
     private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentQueue<long> _sequences = new();
 
-    /// <summary>Completes when the first frame is in the handler.</summary>
+    /// <summary>Completes when the first frame that waits is in the handler.</summary>
     public Task Entered => _entered.Task;
 
     public List<long> Sequences => [.. _sequences];
 
-    public void Open() => _open.TrySetResult();
-
-    public async ValueTask HandleAsync(Frame frame, CancellationToken cancellationToken)
-    {
-        _sequences.Enqueue(frame.Sequence);
-        _entered.TrySetResult();
-        await _open.Task.WaitAsync(cancellationToken);
-    }
-}
-
-/// <summary>Completes at once, except for frame 3, which waits until <see cref="Open"/>.</summary>
-internal sealed class GateOnThirdHandler : IFrameHandler
-{
-    private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly ConcurrentQueue<long> _sequences = new();
-
-    /// <summary>Completes when frame 3 is in the handler.</summary>
-    public Task Entered => _entered.Task;
-
-    public List<long> Sequences => [.. _sequences];
+    /// <summary>When set, only this frame waits; the others complete at once (without an await).</summary>
+    public long? OnlyFrame { get; set; }
 
     public void Open() => _open.TrySetResult();
 
     public ValueTask HandleAsync(Frame frame, CancellationToken cancellationToken)
     {
         _sequences.Enqueue(frame.Sequence);
-        if (frame.Sequence != 3)
+        if (OnlyFrame is { } only && frame.Sequence != only)
         {
             return ValueTask.CompletedTask;
         }
