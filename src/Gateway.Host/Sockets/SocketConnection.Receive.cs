@@ -89,7 +89,7 @@ internal sealed partial class SocketConnection
     /// <summary>
     /// The messages of <paramref name="batch"/> to the session, and its frames to the dispatcher: slices of the shared
     /// receive buffer (each frame holds a reference), one clock read for all, no copy. They are handed over
-    /// <see cref="HandOverSize"/> at a time, so the envelopes built, queued and taken stay few (in the CPU's cache) and
+    /// <see cref="QueueAtOnce"/> at a time, so the envelopes built, queued and taken stay few (in the CPU's cache) and
     /// the handlers start on the first ones while a large read is still being turned into frames.
     /// </summary>
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
@@ -101,8 +101,8 @@ internal sealed partial class SocketConnection
         var receivedAt = _time.GetUtcNow();
         Volatile.Write(ref _lastReceived, timestamp);
 
-        // This thread's scratch: free again whenever HandOver returns (the dispatcher copies what waits for room).
-        var envelopes = t_batchEnvelopes ??= new FrameEnvelope[HandOverSize];
+        // This thread's scratch: free again whenever QueueFrames returns (the dispatcher copies what waits for room).
+        var envelopes = t_batchEnvelopes ??= new FrameEnvelope[QueueAtOnce];
         var count = 0;
         var references = 0;
         var bytes = 0L;
@@ -133,14 +133,14 @@ internal sealed partial class SocketConnection
 
                 if (count == envelopes.Length)
                 {
-                    var handing = HandOver(live, shared, envelopes, count, references, bytes);
+                    var queuing = QueueFrames(live, shared, envelopes, count, references, bytes);
                     (count, references, bytes) = (0, 0, 0L);
-                    if (!handing.IsCompletedSuccessfully)
+                    if (!queuing.IsCompletedSuccessfully)
                     {
-                        await AwaitHandOverAsync(handing).ConfigureAwait(false);
+                        await AwaitQueuedAsync(queuing).ConfigureAwait(false);
                     }
 
-                    envelopes = t_batchEnvelopes ??= new FrameEnvelope[HandOverSize]; // the wait may have moved this loop to another thread
+                    envelopes = t_batchEnvelopes ??= new FrameEnvelope[QueueAtOnce]; // the wait may have moved this loop to another thread
                 }
 
                 if (!more)
@@ -154,7 +154,7 @@ internal sealed partial class SocketConnection
 
         if (count > 0)
         {
-            await AwaitHandOverAsync(HandOver(live, shared, envelopes, count, references, bytes)).ConfigureAwait(false);
+            await AwaitQueuedAsync(QueueFrames(live, shared, envelopes, count, references, bytes)).ConfigureAwait(false);
         }
 
         // The frames hold references of their own; the batch's goes.
@@ -166,7 +166,7 @@ internal sealed partial class SocketConnection
     /// counts them lost while stopping. Their references to <paramref name="shared"/> are added first, so that no
     /// handler can give the buffer back early.
     /// </summary>
-    private ValueTask HandOver(LiveConnection live, SharedBuffer shared, FrameEnvelope[] envelopes, int count, int references, long bytes)
+    private ValueTask QueueFrames(LiveConnection live, SharedBuffer shared, FrameEnvelope[] envelopes, int count, int references, long bytes)
     {
         shared.AddReferences(references);
         Status.AddReceived(count, bytes);
@@ -187,11 +187,11 @@ internal sealed partial class SocketConnection
     }
 
     [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask AwaitHandOverAsync(ValueTask handing)
+    private async ValueTask AwaitQueuedAsync(ValueTask queuing)
     {
         try
         {
-            await handing.ConfigureAwait(false);
+            await queuing.ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!_delivering)
         {

@@ -32,13 +32,13 @@ internal sealed partial class SocketConnection
     // The receive loop's: the messages of one read; created with the first batch (an idle socket holds none).
     private ReceiveBatch? _batch;
 
-    // A batch's frames on their way to the dispatcher, HandOverSize at a time; per thread, as the loop fills and
+    // A batch's frames on their way to the dispatcher, QueueAtOnce at a time; per thread, as the loop fills and
     // queues them without awaiting.
     [ThreadStatic]
     private static FrameEnvelope[]? t_batchEnvelopes;
 
     // Frames handed to the dispatcher at a time (its largest chunk).
-    private const int HandOverSize = 64;
+    private const int QueueAtOnce = 64;
     private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
