@@ -81,7 +81,7 @@ internal sealed partial class FrameDispatcher
         // batch while the queue is empty, and the socket waits for its handlers anyway. Drop modes keep the
         // hop, so that a busy handler never delays reading (the drop policy decides).
         _queue = new FrameQueue(queue.Capacity, queue.FullMode, OnDropped, synchronousReader: queue.FullMode == QueueFullMode.Wait);
-        status.QueueDepth = () => _queue.Count;
+        status.Queue = _queue;
     }
 
     /// <summary>Starts the consumer: it runs here until it waits for the first item (the queue is still empty), then where items arrive.</summary>

@@ -16,13 +16,13 @@ namespace Gateway.Host.Dispatch;
 /// below 32, at most 64) on top, as a channel's reader holds the one item it read. The ring grows with the queue
 /// (an idle socket holds 4 slots, not its capacity). One reader; any number of writers.
 /// </remarks>
-internal sealed class FrameQueue : IValueTaskSource<bool>
+internal sealed class FrameQueue : IValueTaskSource<bool>, Health.IDepth
 {
     // The ring is made by the first write, this small, and doubles up to the capacity as frames pile up;
     // TrimIfEmpty lets it go again (an idle socket holds none).
     public const int InitialRing = 4;
 
-    private readonly Lock _lock = new();
+    // Locks itself (every socket has a queue: a Lock object each would be 40 B more per socket).
     private readonly int _capacity;
     private readonly QueueFullMode _fullMode;
     private readonly Action<FrameEnvelope> _dropped;
@@ -59,6 +59,8 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
     /// <summary>Items queued (not those the reader took).</summary>
     public int Count => Volatile.Read(ref _count);
 
+    int Health.IDepth.Depth => Count;
+
     /// <summary>One item; false only when it was refused: the queue is full (Wait) or completed.</summary>
     public bool TryWrite(in FrameEnvelope item) => Write(new ReadOnlySpan<FrameEnvelope>(in item)) == 1;
 
@@ -73,7 +75,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
         var wakeReader = false;
         FrameEnvelope[]? evicted = null;
         var evictedCount = 0;
-        lock (_lock)
+        lock (this)
         {
             if (_completed)
             {
@@ -158,7 +160,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
     /// <summary>Waits until there is room (true) or the queue is completed (false). For writers under Wait.</summary>
     public ValueTask<bool> WaitToWriteAsync()
     {
-        lock (_lock)
+        lock (this)
         {
             if (_completed)
             {
@@ -181,7 +183,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
     {
         List<TaskCompletionSource<bool>>? writers = null;
         int taken;
-        lock (_lock)
+        lock (this)
         {
             taken = Math.Min(Math.Min(into.Length, ChunkSize), _count);
             if (taken > 0)
@@ -219,7 +221,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
     /// <summary>Waits until an item is queued (true) or the queue is completed and empty (false). One reader.</summary>
     public ValueTask<bool> WaitToReadAsync()
     {
-        lock (_lock)
+        lock (this)
         {
             if (_count > 0)
             {
@@ -242,7 +244,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
     {
         List<TaskCompletionSource<bool>>? writers;
         var wakeReader = false;
-        lock (_lock)
+        lock (this)
         {
             if (_completed)
             {
@@ -276,7 +278,7 @@ internal sealed class FrameQueue : IValueTaskSource<bool>
     /// <summary>Lets the ring go while the queue is empty (the next write makes a small one); only if it is at most <paramref name="maxRing"/> long when given.</summary>
     public void TrimIfEmpty(int maxRing = int.MaxValue)
     {
-        lock (_lock)
+        lock (this)
         {
             if (_count == 0 && _ring.Length <= maxRing)
             {

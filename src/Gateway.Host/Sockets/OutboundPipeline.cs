@@ -16,7 +16,7 @@ namespace Gateway.Host.Sockets;
 /// Neither queue nor loop exists until needed: an idle socket that never sends carries neither.
 /// </summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The write lock lives as long as the socket; nothing waits on it once the socket stopped.")]
-internal sealed partial class OutboundPipeline
+internal sealed partial class OutboundPipeline : IDepth
 {
     // Control messages (ACKs, heart-beats) waiting for the lock: beyond this the peer is not reading.
     private const int MaxPendingControl = 1024;
@@ -53,8 +53,10 @@ internal sealed partial class OutboundPipeline
         _status = status;
         _time = time;
         _logger = logger;
-        status.OutboundDepth = () => Volatile.Read(ref _queue)?.Count ?? 0;
+        status.Outbound = this;
     }
+
+    int IDepth.Depth => Volatile.Read(ref _queue)?.Count ?? 0;
 
     private SemaphoreSlim WriteLock
     {

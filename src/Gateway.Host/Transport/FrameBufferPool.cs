@@ -15,7 +15,7 @@ internal sealed class FrameBufferPool(int maxRetainedPerSize) : System.Buffers.A
     private const int MinShift = 8;
     private const int MaxShift = 22;
 
-    private readonly Lock _lock = new();
+    // Locks itself (every socket has a pool: a Lock object each would be 40 B more per socket).
     // One free list per size, made by the first return (an idle socket's pool holds none).
     private Stack<byte[]>?[]? _free;
     private int _retained;
@@ -31,7 +31,7 @@ internal sealed class FrameBufferPool(int maxRetainedPerSize) : System.Buffers.A
             return GC.AllocateUninitializedArray<byte>(minimumLength);
         }
 
-        lock (_lock)
+        lock (this)
         {
             if (_free?[shift - MinShift] is { Count: > 0 } free)
             {
@@ -52,7 +52,7 @@ internal sealed class FrameBufferPool(int maxRetainedPerSize) : System.Buffers.A
             return; // not one of ours
         }
 
-        lock (_lock)
+        lock (this)
         {
             _free ??= new Stack<byte[]>?[MaxShift - MinShift + 1];
             var free = _free[Shift(length) - MinShift] ??= new Stack<byte[]>();
@@ -67,7 +67,7 @@ internal sealed class FrameBufferPool(int maxRetainedPerSize) : System.Buffers.A
     /// <summary>Lets every kept buffer go (called when the socket has been idle).</summary>
     public void Trim()
     {
-        lock (_lock)
+        lock (this)
         {
             _free = null;
             _retained = 0;

@@ -219,7 +219,7 @@ public sealed class StatusEventStreamTests : IDisposable
     public async Task Tick_QueueDepth_ReadFromTheSocket()
     {
         var a = AddSocket("a");
-        a.QueueDepth = static () => 42;
+        a.Queue = new FixedDepth(42);
         using var watching = await WatchAsync();
         var client = watching.Client;
 
@@ -295,4 +295,9 @@ public sealed class StatusEventStreamTests : IDisposable
             stream.Dispose();
         }
     }
+}
+
+internal sealed class FixedDepth(int depth) : Gateway.Host.Health.IDepth
+{
+    public int Depth => depth;
 }
