@@ -81,7 +81,10 @@ public sealed class PhoenixTests
         await using var server = await StartServerAsync((topic, _) => topic == "room:locked" && Interlocked.Increment(ref refusals) <= 2 ? JoinDecision.Unauthorized : JoinDecision.Ok());
         await using var gateway = await GatewayTestHost.StartAsync(Phoenix(server, ["room:open", "room:locked"]));
 
-        await Eventually.TrueAsync(() => gateway.Status("p").Subscriptions![1].State == "Rejoining", "the refusal shows");
+        // The topic's state and the socket's detail are two updates: wait for both.
+        await Eventually.TrueAsync(
+            () => gateway.Status("p") is { Subscriptions: [_, { State: "Rejoining" }] } s && s.StateDetail?.Contains("join refused", StringComparison.Ordinal) == true,
+            "the refusal shows");
         var status = gateway.Status("p");
         Assert.Equal(SocketState.Handshaking, status.State);
         Assert.Contains("'room:locked' (join refused: error {\"reason\":\"unauthorized\"})", status.StateDetail, StringComparison.Ordinal);
