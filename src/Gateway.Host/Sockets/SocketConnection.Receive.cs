@@ -19,6 +19,19 @@ internal sealed partial class SocketConnection
         {
             while (true)
             {
+                if (socket is GatewayWebSocket { NothingBuffered: true } idle)
+                {
+                    // An idle socket parks here, on the stream's own read: the only state machine it holds is this loop's.
+                    try
+                    {
+                        await idle.WaitForDataAsync().ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or OperationCanceledException)
+                    {
+                        // The read that follows meets the same end and reports it as the socket's failure.
+                    }
+                }
+
                 var batch = _batch ??= new ReceiveBatch();
                 var read = await _reader.ReadBatchAsync(socket, batch).ConfigureAwait(false);
                 if (read.Outcome == ReadOutcome.Batch)

@@ -25,6 +25,9 @@ internal sealed partial class GatewayWebSocket
     // What the next frame needs buffered (from its first byte) for TakeMessages to take it; 0: ReceiveAsync's turn.
     private int _batchNeed = 2;
 
+    // WaitForDataAsync parked since the last read: ReadMoreAsync reads at once (no second zero-byte read).
+    private bool _waitedForData;
+
     /// <summary>
     /// Takes every whole message buffered up to the first frame that needs the message path, consuming pongs on
     /// the way, into <paramref name="batch"/>. Returns false when it took none; then
@@ -168,9 +171,18 @@ internal sealed partial class GatewayWebSocket
     /// reported here: the <see cref="ReadMoreAsync"/> that follows meets it again and reports it.
     /// </summary>
     public ValueTask<int> WaitForDataAsync()
-        => _receiveCount == 0 && _state is WebSocketState.Open or WebSocketState.CloseSent
-            ? _stream.ReadAsync(Memory<byte>.Empty, CancellationToken.None)
-            : ValueTask.FromResult(0);
+    {
+        if (_receiveCount > 0 || _waitedForData || _state is not (WebSocketState.Open or WebSocketState.CloseSent))
+        {
+            return ValueTask.FromResult(0);
+        }
+
+        _waitedForData = true;
+        return _stream.ReadAsync(Memory<byte>.Empty, CancellationToken.None);
+    }
+
+    /// <summary>Nothing is buffered: the next <see cref="TakeMessages"/> needs a read first.</summary>
+    public bool NothingBuffered => _receiveCount == 0;
 
     /// <summary>
     /// Reads more bytes for <see cref="TakeMessages"/>: parks on a zero-byte read (no buffer held) when nothing is
@@ -200,11 +212,13 @@ internal sealed partial class GatewayWebSocket
     {
         try
         {
-            if (_receiveCount == 0)
+            if (_receiveCount == 0 && !_waitedForData)
             {
                 // Park without a buffer until the server sends something.
                 await _stream.ReadAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
             }
+
+            _waitedForData = false;
 
             MakeRoom(Math.Max(_batchNeed, _receiveCount + MinReadRoom), BatchReadSize);
             var read = await _stream.ReadAsync(_receiveBuffer!.AsMemory(_receiveOffset + _receiveCount), CancellationToken.None).ConfigureAwait(false);
