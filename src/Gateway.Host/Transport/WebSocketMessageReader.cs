@@ -57,16 +57,7 @@ internal sealed class WebSocketMessageReader(FrameBufferPool pool, int maxMessag
                     return await ReadAsync(socket).ConfigureAwait(false);
                 }
 
-                try
-                {
-                    // An idle socket parks here: on the stream's own read, no state machine of the socket's under it.
-                    await gateway.WaitForDataAsync().ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or OperationCanceledException)
-                {
-                    // The read below meets the same end and reports it as the socket's failure.
-                }
-
+                // Parks first when nothing is buffered (unless the receive loop already waited for data itself).
                 await gateway.ReadMoreAsync().ConfigureAwait(false);
             }
 
