@@ -17,7 +17,23 @@ internal sealed class AllocationSampler : EventListener
     private readonly ConcurrentDictionary<string, long> _bytes = new();
     private volatile bool _recording;
 
+    /// <summary>Set (to 1) for the idle clients: they sample the allocations of their connect span and print the top types.</summary>
+    public const string IdleVariable = "GATEWAY_BENCH_ALLOC_TICKS";
+
     public static AllocationSampler? Current { get; set; }
+
+    /// <summary>A started sampler when <see cref="IdleVariable"/> asks for one.</summary>
+    public static AllocationSampler? StartIfAsked()
+    {
+        if (Environment.GetEnvironmentVariable(IdleVariable) != "1")
+        {
+            return null;
+        }
+
+        var sampler = new AllocationSampler();
+        sampler.Start();
+        return sampler;
+    }
 
     public void Start()
     {

@@ -36,7 +36,8 @@ internal sealed record IdleResult(
     int ThreadsAfter,
     string? Failure,
     double ConnectCpuSeconds = double.NaN,
-    double ApplySeconds = double.NaN);
+    double ApplySeconds = double.NaN,
+    double AllocatedBytesPerConnect = double.NaN);
 
 /// <summary>
 /// Idle memory per socket. The idle server runs in a child process (<c>serve-idle</c>) and the
@@ -48,8 +49,11 @@ internal static class IdleMemoryBenchmark
     private const string ResultPrefix = "RESULT\t";
     private const string PortPrefix = "PORT ";
 
+    // Warm sockets are added in this many reloads, a second apart (see GatewayClientAsync).
+    private const int WarmRounds = 4;
+
     /// <summary>Orchestrates: one idle server process, then one gateway process per socket count.</summary>
-    public static async Task<List<IdleResult>> RunAsync(IReadOnlyList<int> counts, IReadOnlyList<IdleMode> modes, TimeSpan settle)
+    public static async Task<List<IdleResult>> RunAsync(IReadOnlyList<int> counts, IReadOnlyList<IdleMode> modes, TimeSpan settle, int warm)
     {
         var results = new List<IdleResult>();
         using var server = ChildProcess.StartSelf(null, true, "serve-idle", "0");
@@ -63,12 +67,12 @@ internal static class IdleMemoryBenchmark
                 {
                     var name = ModeName(mode);
                     Console.WriteLine($"  idle {name}: {count} sockets ...");
-                    using var client = ChildProcess.StartSelf(null, true, "idle-client", port.ToString(CultureInfo.InvariantCulture), count.ToString(CultureInfo.InvariantCulture), settle.TotalSeconds.ToString(CultureInfo.InvariantCulture), name);
+                    using var client = ChildProcess.StartSelf(null, true, "idle-client", port.ToString(CultureInfo.InvariantCulture), count.ToString(CultureInfo.InvariantCulture), settle.TotalSeconds.ToString(CultureInfo.InvariantCulture), name, warm.ToString(CultureInfo.InvariantCulture));
                     try
                     {
                         var line = await ChildProcess.ReadLineStartingWithAsync(client, ResultPrefix, TimeSpan.FromMinutes(5)).ConfigureAwait(false);
                         var result = ParseResult(line);
-                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    connected in {result.ConnectSeconds:N1} s ({result.ConnectCpuSeconds:N1} s CPU{(double.IsNaN(result.ApplySeconds) ? string.Empty : $", reload applied after {result.ApplySeconds:N2} s")}); per socket: managed {result.ManagedBytesPerSocket:N0} B, working set {result.WorkingSetBytesPerSocket:N0} B, GC committed {result.CommittedBytesPerSocket:N0} B; threads {result.ThreadsBefore} -> {result.ThreadsAfter}{(result.Failure is null ? string.Empty : " FAILED: " + result.Failure)}"));
+                        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"    connected in {result.ConnectSeconds:N1} s ({result.ConnectCpuSeconds:N1} s CPU{(double.IsNaN(result.ApplySeconds) ? string.Empty : $", reload applied after {result.ApplySeconds:N2} s")}); per socket: managed {result.ManagedBytesPerSocket:N0} B, working set {result.WorkingSetBytesPerSocket:N0} B, GC committed {result.CommittedBytesPerSocket:N0} B; allocated {result.AllocatedBytesPerConnect:N0} B per connect; threads {result.ThreadsBefore} -> {result.ThreadsAfter}{(result.Failure is null ? string.Empty : " FAILED: " + result.Failure)}"));
                         results.Add(result);
                     }
                     catch (Exception ex) when (ex is TimeoutException or InvalidOperationException or FormatException)
@@ -119,35 +123,47 @@ internal static class IdleMemoryBenchmark
         _ => "gateway",
     };
 
-    /// <summary><c>idle-client &lt;port&gt; &lt;sockets&gt; [settle seconds] [gateway|raw|raw+details]</c>.</summary>
+    /// <summary><c>idle-client &lt;port&gt; &lt;sockets&gt; [settle seconds] [gateway|raw|raw+details|raw-stream] [warm sockets]</c>.</summary>
     public static async Task<int> ClientAsync(string[] args)
     {
         var port = int.Parse(args[1], CultureInfo.InvariantCulture);
         var count = int.Parse(args[2], CultureInfo.InvariantCulture);
         var settle = TimeSpan.FromSeconds(args.Length > 3 ? double.Parse(args[3], CultureInfo.InvariantCulture) : 5);
         var mode = args.Length > 4 ? args[4] : "gateway";
+        var warm = Math.Max(1, args.Length > 5 ? int.Parse(args[5], CultureInfo.InvariantCulture) : 1);
         var url = new Uri($"ws://127.0.0.1:{port}/idle");
 
         // The orchestrator never writes to stdin: its end means the orchestrator is gone.
         ChildProcess.ExitWhenParentGoes();
         return mode switch
         {
-            "raw" => await RawClientAsync(url, count, settle, collectResponseDetails: false).ConfigureAwait(false),
-            "raw+details" => await RawClientAsync(url, count, settle, collectResponseDetails: true).ConfigureAwait(false),
-            "raw-stream" => await RawClientAsync(url, count, settle, collectResponseDetails: false, overStream: true).ConfigureAwait(false),
-            _ => await GatewayClientAsync(url, count, settle).ConfigureAwait(false),
+            "raw" => await RawClientAsync(url, count, settle, warm, collectResponseDetails: false).ConfigureAwait(false),
+            "raw+details" => await RawClientAsync(url, count, settle, warm, collectResponseDetails: true).ConfigureAwait(false),
+            "raw-stream" => await RawClientAsync(url, count, settle, warm, collectResponseDetails: false, overStream: true).ConfigureAwait(false),
+            _ => await GatewayClientAsync(url, count, settle, warm).ConfigureAwait(false),
         };
     }
 
-    /// <summary>A gateway host with one warm socket, measured; then a configuration reload adds the sockets; all connected and settled, measured again.</summary>
-    private static async Task<int> GatewayClientAsync(Uri url, int count, TimeSpan settle)
+    /// <summary>A gateway host with <paramref name="warm"/> sockets, measured; then a configuration reload adds the sockets; all connected and settled, measured again.</summary>
+    private static async Task<int> GatewayClientAsync(Uri url, int count, TimeSpan settle, int warm)
     {
-
-        // One socket first, so the JIT, the HTTP handler and the host are warm and in the baseline.
+        // Warm sockets first, in the baseline: with one, the host and the handler are warm but the connect path still
+        // runs its first (unoptimised) code and is compiled again while the sockets connect; with 100 (the default),
+        // it has been called often enough for the JIT's tiers, so the growth is what each socket costs.
         var host = await GatewayHost.StartAsync(GatewayHost.Configuration(url, 1, "warm")).ConfigureAwait(false);
         await using (host.ConfigureAwait(false))
         {
             await host.Counter.WaitForConnectedAsync(1, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            for (var round = 1; round <= WarmRounds && warm > 1; round++)
+            {
+                // In rounds a second apart: the JIT starts counting calls (towards its optimised tiers) only once no new
+                // method has been compiled for 100 ms, which is never the case while the first sockets start.
+                await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+                var connected = 1 + ((warm - 1) * round / WarmRounds);
+                host.Reload(GatewayHost.Configuration(url, connected, "warm"));
+                await host.Counter.WaitForConnectedAsync(connected, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
+            }
+
             await Task.Delay(settle).ConfigureAwait(false);
             var before = MemorySnapshot.Take();
             var mappingsBefore = MemorySnapshot.ResidentByMapping();
@@ -160,13 +176,15 @@ internal static class IdleMemoryBenchmark
             void Applied(SocketOptionsDiff? diff) => applySeconds = connecting.Elapsed.TotalSeconds;
             supervisor.ReloadProcessed += Applied;
             var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var allocated = GC.GetTotalAllocatedBytes(precise: true);
+            using var sampler = AllocationSampler.StartIfAsked();
 
             // No local keeps the dictionary: the provider's copy is the only configuration retained.
-            host.Reload(GatewayHost.Configuration(url, count, "s", GatewayHost.Configuration(url, 1, "warm")));
+            host.Reload(GatewayHost.Configuration(url, count, "s", GatewayHost.Configuration(url, warm, "warm")));
             string? failure = null;
             try
             {
-                await host.Counter.WaitForConnectedAsync(count + 1, TimeSpan.FromMinutes(4)).ConfigureAwait(false);
+                await host.Counter.WaitForConnectedAsync(count + warm, TimeSpan.FromMinutes(4)).ConfigureAwait(false);
             }
             catch (TimeoutException ex)
             {
@@ -175,10 +193,12 @@ internal static class IdleMemoryBenchmark
 
             var connectSeconds = connecting.Elapsed.TotalSeconds;
             var connectCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+            allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+            ReportAllocations(sampler);
             supervisor.ReloadProcessed -= Applied;
             await Task.Delay(settle).ConfigureAwait(false);
             var after = MemorySnapshot.Take();
-            WriteResult("gateway", count, connectSeconds, before, after, failure, connectCpu, applySeconds);
+            WriteResult("gateway", count, connectSeconds, before, after, failure, connectCpu, allocated, applySeconds);
             ReportMappings(mappingsBefore, count);
             await HoldForInspectionAsync("GATEWAY_BENCH_IDLE_HOLD", "with the sockets open").ConfigureAwait(false);
             var logs = host.Logs.TakeSummary();
@@ -196,7 +216,7 @@ internal static class IdleMemoryBenchmark
     /// (as the gateway's connector), keep-alive as the gateway's defaults, each parked in a zero-byte
     /// <c>ReceiveAsync</c> as the gateway's receive loop does.
     /// </summary>
-    private static async Task<int> RawClientAsync(Uri url, int count, TimeSpan settle, bool collectResponseDetails, bool overStream = false)
+    private static async Task<int> RawClientAsync(Uri url, int count, TimeSpan settle, int warm, bool collectResponseDetails, bool overStream = false)
     {
         using var invoker = new HttpMessageInvoker(new SocketsHttpHandler
         {
@@ -207,8 +227,8 @@ internal static class IdleMemoryBenchmark
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
         });
         using var stop = new CancellationTokenSource();
-        var sockets = new List<WebSocket>(count + 1);
-        var readers = new List<Task>(count + 1);
+        var sockets = new List<WebSocket>(count + warm);
+        var readers = new List<Task>(count + warm);
         async Task ConnectAsync()
         {
             if (overStream)
@@ -236,12 +256,24 @@ internal static class IdleMemoryBenchmark
             }
         }
 
+        // As the gateway's warm-up: one socket, then the rest in rounds a second apart.
         await ConnectAsync().ConfigureAwait(false);
+        for (var round = 1; round <= WarmRounds && warm > 1; round++)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            for (var connected = sockets.Count; connected < 1 + ((warm - 1) * round / WarmRounds); connected++)
+            {
+                await ConnectAsync().ConfigureAwait(false);
+            }
+        }
+
         await Task.Delay(settle).ConfigureAwait(false);
         var before = MemorySnapshot.Take();
         var mappingsBefore = MemorySnapshot.ResidentByMapping();
         var connecting = Stopwatch.StartNew();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        using var sampler = AllocationSampler.StartIfAsked();
         string? failure = null;
         try
         {
@@ -255,9 +287,11 @@ internal static class IdleMemoryBenchmark
 
         var connectSeconds = connecting.Elapsed.TotalSeconds;
         var connectCpu = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds;
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        ReportAllocations(sampler);
         await Task.Delay(settle).ConfigureAwait(false);
         var after = MemorySnapshot.Take();
-        WriteResult(overStream ? "raw-stream" : collectResponseDetails ? "raw+details" : "raw", count, connectSeconds, before, after, failure, connectCpu);
+        WriteResult(overStream ? "raw-stream" : collectResponseDetails ? "raw+details" : "raw", count, connectSeconds, before, after, failure, connectCpu, allocated);
         ReportMappings(mappingsBefore, count);
 
         await stop.CancelAsync().ConfigureAwait(false);
@@ -363,6 +397,14 @@ internal static class IdleMemoryBenchmark
         }
     }
 
+    private static void ReportAllocations(AllocationSampler? sampler)
+    {
+        if (sampler is not null)
+        {
+            Console.Error.WriteLine("    allocated while connecting (sampled): " + AllocationSampler.Describe(sampler.Stop(), 15));
+        }
+    }
+
     private static void ReportMappings(Dictionary<string, long> before, int count)
     {
         if (!Program.Verbose)
@@ -375,7 +417,7 @@ internal static class IdleMemoryBenchmark
         Console.Error.WriteLine("    RSS growth by mapping (B/socket): " + string.Join(", ", growth.Select(e => string.Create(CultureInfo.InvariantCulture, $"{e.Key} {e.Kb * 1024.0 / count:N0}"))));
     }
 
-    private static void WriteResult(string mode, int count, double connectSeconds, MemorySnapshot before, MemorySnapshot after, string? failure, double connectCpuSeconds, double applySeconds = double.NaN)
+    private static void WriteResult(string mode, int count, double connectSeconds, MemorySnapshot before, MemorySnapshot after, string? failure, double connectCpuSeconds, long allocatedBytes, double applySeconds = double.NaN)
     {
         var sockets = (double)count;
         Console.WriteLine(string.Join(
@@ -391,7 +433,8 @@ internal static class IdleMemoryBenchmark
             after.Threads.ToString(CultureInfo.InvariantCulture),
             failure?.Replace('\t', ' ') ?? "-",
             connectCpuSeconds.ToString("R", CultureInfo.InvariantCulture),
-            applySeconds.ToString("R", CultureInfo.InvariantCulture)));
+            applySeconds.ToString("R", CultureInfo.InvariantCulture),
+            (allocatedBytes / sockets).ToString("R", CultureInfo.InvariantCulture)));
     }
 
     private static IdleResult ParseResult(string line)
@@ -399,7 +442,7 @@ internal static class IdleMemoryBenchmark
         var f = line.Split('\t');
         double D(int i) => double.Parse(f[i], CultureInfo.InvariantCulture);
         int I(int i) => int.Parse(f[i], CultureInfo.InvariantCulture);
-        return new IdleResult(f[0], I(1), D(2), D(3), D(4), D(5), I(6), I(7), f[8] == "-" ? null : f[8], D(9), D(10));
+        return new IdleResult(f[0], I(1), D(2), D(3), D(4), D(5), I(6), I(7), f[8] == "-" ? null : f[8], D(9), D(10), D(11));
     }
 }
 

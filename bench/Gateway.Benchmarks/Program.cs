@@ -63,6 +63,12 @@ internal static class Program
             Environment.SetEnvironmentVariable(VerboseVariable, "1");
         }
 
+        if (options.AllocationTicks)
+        {
+            // The idle clients sample their connect span too.
+            Environment.SetEnvironmentVariable(AllocationSampler.IdleVariable, "1");
+        }
+
         if (options.Pinned)
         {
             if (Environment.GetEnvironmentVariable(PinnedVariable) is null)
@@ -95,7 +101,7 @@ internal static class Program
         {
             Console.WriteLine("Idle memory:");
             IdleMode[] modes = options.Breakdown ? [IdleMode.RawStream, IdleMode.Raw, IdleMode.RawWithResponseDetails, IdleMode.Gateway] : [IdleMode.Raw, IdleMode.Gateway];
-            var idle = await IdleMemoryBenchmark.RunAsync(options.IdleCounts, modes, options.Settle).ConfigureAwait(false);
+            var idle = await IdleMemoryBenchmark.RunAsync(options.IdleCounts, modes, options.Settle, options.IdleWarm).ConfigureAwait(false);
             report.AppendLine().Append(Tables.Idle(idle));
         }
 
@@ -274,13 +280,16 @@ internal sealed record BenchOptions(
     /// <summary>Also measure the gateway's receive-to-handler latency at half its rate (<see cref="LatencyBenchmark"/>).</summary>
     public bool Latency { get; init; }
 
+    /// <summary>Sockets each idle client connects (and keeps) before its baseline snapshot (<c>--idle-warm</c>).</summary>
+    public int IdleWarm { get; init; } = 100;
+
     /// <summary>Run only these contenders (<c>--only gateway</c>: for a profiler attached to the process); all when empty.</summary>
     public IReadOnlyList<string> Only { get; init; } = [];
 
     public const string Usage = """
         Gateway receive-path benchmark.
         usage: Gateway.Benchmarks [--quick] [--sizes 64,1024,16384] [--sockets 1,100] [--idle 1000,10000|none]
-                                  [--windows 5] [--scale 1.0] [--binary] [--settle 5] [--verbose]
+                                  [--windows 5] [--scale 1.0] [--binary] [--settle 5] [--idle-warm 100] [--verbose]
                                   [--breakdown] [--alloc-ticks] [--pinned] [--latency] [--only gateway]
           --quick     fewer frames (scale 0.2), 2 windows, idle at 1,000 sockets only (~1 min)
           --sizes     payload sizes in bytes (frames above 65,535 bytes use the 64-bit length)
@@ -290,6 +299,9 @@ internal sealed record BenchOptions(
           --scale     multiplies the frames per window
           --binary    send binary frames (default: text, ASCII payload)
           --settle    seconds to wait before each idle-memory snapshot
+          --idle-warm sockets connected before the idle baseline (default 100: the connect path has
+                      gone through the JIT's tiers, so the growth is the sockets' own; 1: a cold start,
+                      whose connect time includes compiling that path again while the sockets connect)
           --verbose   print the gateway's warnings after each run
           --breakdown also run the raw client rebuilt step by step towards the gateway: parked
                       zero-byte read (raw+park), plus a bounded channel to a consumer task
@@ -306,7 +318,7 @@ internal sealed record BenchOptions(
                       percentiles and a histogram
           --only      run only the named contenders (raw, Websocket.Client, gateway, ...): for a
                       profiler attached to the process; the tables then lack the ratios
-        internal: serve-idle <port> | idle-client <port> <sockets> [settle seconds] | serve-flood [port]
+        internal: serve-idle <port> | idle-client <port> <sockets> [settle seconds] [mode] [warm] | serve-flood [port]
         """;
 
     /// <summary>Frames per measured window for a payload size (all sockets together): about 1 s for the gateway pinned (0.1 s windows measured mostly their own start), 2-6 s for the others.</summary>
@@ -372,6 +384,9 @@ internal sealed record BenchOptions(
                     case "--settle":
                         options = options with { Settle = TimeSpan.FromSeconds(double.Parse(Next(), CultureInfo.InvariantCulture)) };
                         break;
+                    case "--idle-warm":
+                        options = options with { IdleWarm = Math.Max(1, int.Parse(Next(), CultureInfo.InvariantCulture)) };
+                        break;
                     case "--breakdown":
                         options = options with { Breakdown = true };
                         break;
@@ -408,7 +423,7 @@ internal sealed record BenchOptions(
 
     public override string ToString() => string.Create(
         CultureInfo.InvariantCulture,
-        $"{(Quick ? "--quick, " : string.Empty)}sizes {string.Join('/', Sizes)}, sockets {string.Join('/', SocketCounts)}, idle {(IdleCounts.Count == 0 ? "none" : string.Join('/', IdleCounts))}, {Windows} windows, scale {Scale}, {(Binary ? "binary" : "text")} frames{(Breakdown ? ", breakdown" : string.Empty)}{(AllocationTicks ? ", alloc-ticks" : string.Empty)}{(Pinned ? ", pinned" : string.Empty)}{(Latency ? ", latency" : string.Empty)}");
+        $"{(Quick ? "--quick, " : string.Empty)}sizes {string.Join('/', Sizes)}, sockets {string.Join('/', SocketCounts)}, idle {(IdleCounts.Count == 0 ? "none" : string.Join('/', IdleCounts) + $" after {IdleWarm} warm")}, {Windows} windows, scale {Scale}, {(Binary ? "binary" : "text")} frames{(Breakdown ? ", breakdown" : string.Empty)}{(AllocationTicks ? ", alloc-ticks" : string.Empty)}{(Pinned ? ", pinned" : string.Empty)}{(Latency ? ", latency" : string.Empty)}");
 
     private static int[] Ints(string list) => [.. list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(s => int.Parse(s, CultureInfo.InvariantCulture))];
 }
@@ -517,11 +532,11 @@ internal static class Tables
     public static string Idle(List<IdleResult> rows)
     {
         var s = new StringBuilder();
-        s.AppendLine("| idle sockets | client | connect time | connect CPU | managed heap / socket | working set / socket | GC committed / socket | threads before -> after |");
-        s.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|");
+        s.AppendLine("| idle sockets | client | connect time | connect CPU | managed heap / socket | working set / socket | GC committed / socket | allocated / connect | threads before -> after |");
+        s.AppendLine("|---:|---|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var r in rows)
         {
-            s.AppendLine(CultureInfo.InvariantCulture, $"| {r.Sockets:N0} | {r.Mode} | {r.ConnectSeconds:N1} s | {r.ConnectCpuSeconds:N1} s | {Kib(r.ManagedBytesPerSocket)} | {Kib(r.WorkingSetBytesPerSocket)} | {Kib(r.CommittedBytesPerSocket)} | {r.ThreadsBefore} -> {r.ThreadsAfter} |");
+            s.AppendLine(CultureInfo.InvariantCulture, $"| {r.Sockets:N0} | {r.Mode} | {r.ConnectSeconds:N1} s | {r.ConnectCpuSeconds:N1} s | {Kib(r.ManagedBytesPerSocket)} | {Kib(r.WorkingSetBytesPerSocket)} | {Kib(r.CommittedBytesPerSocket)} | {Kib(r.AllocatedBytesPerConnect)} | {r.ThreadsBefore} -> {r.ThreadsAfter} |");
         }
 
         foreach (var failure in rows.Where(r => r.Failure is not null))
