@@ -159,7 +159,7 @@ internal static class IdleMemoryBenchmark
                 // In rounds a second apart: the JIT starts counting calls (towards its optimised tiers) only once no new
                 // method has been compiled for 100 ms, which is never the case while the first sockets start.
                 await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
-                var connected = 1 + ((warm - 1) * round / WarmRounds);
+                var connected = WarmAfter(warm, round);
                 host.Reload(GatewayHost.Configuration(url, connected, "warm"));
                 await host.Counter.WaitForConnectedAsync(connected, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
             }
@@ -261,7 +261,7 @@ internal static class IdleMemoryBenchmark
         for (var round = 1; round <= WarmRounds && warm > 1; round++)
         {
             await Task.Delay(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
-            for (var connected = sockets.Count; connected < 1 + ((warm - 1) * round / WarmRounds); connected++)
+            for (var connected = sockets.Count; connected < WarmAfter(warm, round); connected++)
             {
                 await ConnectAsync().ConfigureAwait(false);
             }
@@ -396,6 +396,9 @@ internal static class IdleMemoryBenchmark
             await Task.Delay(TimeSpan.FromSeconds(Math.Min(seconds, 3600))).ConfigureAwait(false);
         }
     }
+
+    /// <summary>Warm sockets connected after <paramref name="round"/> of <see cref="WarmRounds"/>: one at first, all of them after the last.</summary>
+    private static int WarmAfter(int warm, int round) => 1 + ((warm - 1) * round / WarmRounds);
 
     private static void ReportAllocations(AllocationSampler? sampler)
     {

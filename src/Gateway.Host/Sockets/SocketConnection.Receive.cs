@@ -8,8 +8,6 @@ namespace Gateway.Host.Sockets;
 /// <summary>The receive loop: messages to the session, frames to the dispatcher, the close handshake.</summary>
 internal sealed partial class SocketConnection
 {
-    private const int MaxParks = 4;
-
     /// <summary>Reads until the connection ends; never throws: the result says why it ended.</summary>
     private async Task<DisconnectReason> ReceiveLoopAsync(LiveConnection live, UpstreamConnection connection)
     {
@@ -26,13 +24,7 @@ internal sealed partial class SocketConnection
                     // An idle socket parks here, on the stream's own read: the only state machine it holds is this loop's.
                     try
                     {
-                        // A wake-up without data parks again (a few times at most: the read after it handles the rest).
-                        var parks = 0;
-                        do
-                        {
-                            await idle.WaitForDataAsync().ConfigureAwait(false);
-                        }
-                        while (++parks < MaxParks && idle.WokeWithoutData());
+                        await idle.WaitForDataAsync().ConfigureAwait(false);
                     }
                     catch (Exception e) when (e is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or OperationCanceledException)
                     {

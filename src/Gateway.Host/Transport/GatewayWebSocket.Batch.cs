@@ -29,6 +29,9 @@ internal sealed partial class GatewayWebSocket
     // WaitForDataAsync parked since the last read: ReadMoreAsync reads at once (no second zero-byte read).
     private bool _waitedForData;
 
+    // Parks in a row that woke without data before ReadMoreAsync reads anyway.
+    private const int MaxParks = 4;
+
     /// <summary>
     /// Takes every whole message buffered up to the first frame that needs the message path, consuming pongs on
     /// the way, into <paramref name="batch"/>. Returns false when it took none; then
@@ -183,32 +186,25 @@ internal sealed partial class GatewayWebSocket
     }
 
     /// <summary>
-    /// After <see cref="WaitForDataAsync"/>: true when it woke with nothing to read (the runtime's zero-byte socket read
-    /// sometimes completes without data: 30-130 of 10,000 idle sockets did), so that the caller parks again instead of
-    /// holding a read buffer in a read that waits. A plain TCP socket only (one <c>poll</c>); a wake-up with data, an
-    /// end of stream or an error says false.
+    /// After a park: true when it woke with nothing to read. The runtime's zero-byte socket read sometimes completes
+    /// without data (30-130 of 10,000 idle sockets did); the read after it would then wait holding a 64 KiB buffer.
+    /// A plain TCP socket only (one <c>poll</c>); data, an end of stream or an error say false.
     /// </summary>
-    public bool WokeWithoutData()
+    private bool WokeWithoutData()
     {
-        if (!_waitedForData || _receiveCount > 0 || _stream is not NetworkStream { Socket: var socket })
+        if (_stream is not NetworkStream { Socket: var socket })
         {
             return false;
         }
 
         try
         {
-            if (socket.Poll(0, SelectMode.SelectRead))
-            {
-                return false;
-            }
+            return !socket.Poll(0, SelectMode.SelectRead);
         }
         catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             return false; // the read that follows meets it
         }
-
-        _waitedForData = false;
-        return true;
     }
 
     /// <summary>Nothing is buffered: the next <see cref="TakeMessages"/> needs a read first.</summary>
@@ -242,10 +238,21 @@ internal sealed partial class GatewayWebSocket
     {
         try
         {
-            if (_receiveCount == 0 && !_waitedForData)
+            if (_receiveCount == 0)
             {
-                // Park without a buffer until the server sends something.
-                await _stream.ReadAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
+                // Park without a buffer until the server sends something (unless WaitForDataAsync did); a wake-up
+                // without data parks again, a few times at most (the read below then handles whatever it was).
+                var parks = 0;
+                if (!_waitedForData)
+                {
+                    await _stream.ReadAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
+                    parks++;
+                }
+
+                while (parks++ < MaxParks && WokeWithoutData())
+                {
+                    await _stream.ReadAsync(Memory<byte>.Empty, CancellationToken.None).ConfigureAwait(false);
+                }
             }
 
             _waitedForData = false;

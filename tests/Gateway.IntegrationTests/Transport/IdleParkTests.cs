@@ -6,35 +6,34 @@ using Gateway.Host.Transport;
 namespace Gateway.IntegrationTests.Transport;
 
 /// <summary>
-/// An idle socket's park (<see cref="GatewayWebSocket.WaitForDataAsync"/>) over a real loopback TCP connection: a
-/// wake-up without data parks again instead of leaving a read with a 64 KiB buffer waiting (the runtime's zero-byte
-/// read sometimes completes with nothing to read: 30-130 of 10,000 idle sockets held such a buffer).
+/// An idle socket's park (<see cref="GatewayWebSocket.WaitForDataAsync"/>, then <see cref="GatewayWebSocket.ReadMoreAsync"/>)
+/// over a real loopback TCP connection: a wake-up without data parks again instead of leaving a read with a 64 KiB
+/// buffer waiting (the runtime's zero-byte read sometimes completes with nothing to read: 30-130 of 10,000 idle
+/// sockets held such a buffer).
 /// </summary>
 public sealed class IdleParkTests
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task WokeWithoutData_SpuriousWakeUps_ParksAgainWithoutABufferThenReadsTheFrame()
+    public async Task ReadMoreAsync_SpuriousWakeUps_ParksAgainWithoutABufferThenReadsTheFrame()
     {
         await using var pair = await LoopbackPair.ConnectAsync(spuriousWakeUps: 2);
         using var client = new GatewayWebSocket(pair.ClientStream, null);
+        var batch = new ReceiveBatch();
 
+        // The receive loop's park wakes at once (the first spurious wake-up); the read parks again, wakes without
+        // data once more, then parks for real.
         Assert.Equal(0, await client.WaitForDataAsync());
-        Assert.True(client.WokeWithoutData());
-        Assert.Equal(0, await client.WaitForDataAsync());
-        Assert.True(client.WokeWithoutData());
-
-        var park = client.WaitForDataAsync();
+        Assert.False(client.TakeMessages(batch, 1024));
+        var read = client.ReadMoreAsync();
         await Task.Delay(50, Token);
-        Assert.False(park.IsCompleted);
+        Assert.False(read.IsCompleted);
         Assert.False(client.HoldsReceiveBuffer);
+        Assert.Equal(3, pair.ClientStream.ZeroByteReads);
 
         await pair.Server.SendAsync(new byte[] { 0x81, 0x02, (byte)'h', (byte)'i' }, Token);
-        await park;
-        Assert.False(client.WokeWithoutData());
-
-        var batch = new ReceiveBatch();
+        await read;
         while (!client.TakeMessages(batch, 1024))
         {
             await client.ReadMoreAsync();
@@ -46,7 +45,7 @@ public sealed class IdleParkTests
     }
 
     [Fact]
-    public async Task WokeWithoutData_PeerClosed_FalseSoTheReadReportsTheEnd()
+    public async Task ReadMoreAsync_PeerClosedWhileParked_ReportsTheEnd()
     {
         await using var pair = await LoopbackPair.ConnectAsync(spuriousWakeUps: 0);
         using var client = new GatewayWebSocket(pair.ClientStream, null);
@@ -55,19 +54,27 @@ public sealed class IdleParkTests
         pair.Server.Shutdown(SocketShutdown.Send);
         await park;
 
-        Assert.False(client.WokeWithoutData());
         var batch = new ReceiveBatch();
         Assert.False(client.TakeMessages(batch, 1024));
         await Assert.ThrowsAsync<WebSocketException>(async () => await client.ReadMoreAsync());
+        Assert.Equal(1, pair.ClientStream.ZeroByteReads);
     }
 
     [Fact]
-    public async Task WokeWithoutData_NotParked_False()
+    public async Task ReadMoreAsync_DataWaiting_ReadsWithoutParkingAgain()
     {
         await using var pair = await LoopbackPair.ConnectAsync(spuriousWakeUps: 0);
         using var client = new GatewayWebSocket(pair.ClientStream, null);
+        await pair.Server.SendAsync(new byte[] { 0x81, 0x01, (byte)'a' }, Token);
 
-        Assert.False(client.WokeWithoutData());
+        await client.WaitForDataAsync();
+        var batch = new ReceiveBatch();
+        Assert.False(client.TakeMessages(batch, 1024));
+        await client.ReadMoreAsync();
+
+        Assert.True(client.TakeMessages(batch, 1024));
+        Assert.Equal(1, pair.ClientStream.ZeroByteReads);
+        batch.Clear();
     }
 
     /// <summary>A connected loopback pair; the client's stream answers its first zero-byte reads at once, with nothing read.</summary>
