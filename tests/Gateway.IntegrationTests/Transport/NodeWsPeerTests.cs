@@ -32,7 +32,8 @@ public sealed class NodeWsPeerTests(NodeWsPeer node) : IClassFixture<NodeWsPeer>
     {
         var url = node.Url("echo");
         await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", url));
-        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 1, "hello arrived");
+        // The greeting can reach the handler before the connection is Ready (a send then answers Queued): wait for both.
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 1 && gateway.Status("a").State == SocketState.Ready, "hello arrived, Ready");
 
         Assert.Equal(SendStatus.Sent, (await gateway.Sender.SendTextAsync("a", "héllo €𝄞")).Status);
         Assert.Equal(SendStatus.Sent, (await gateway.Sender.SendBinaryAsync("a", new byte[] { 0, 1, 2, 255 })).Status);
@@ -76,7 +77,7 @@ public sealed class NodeWsPeerTests(NodeWsPeer node) : IClassFixture<NodeWsPeer>
         var url = node.Url(mode);
         var large = string.Concat(Enumerable.Repeat("{\"price\":42.17,\"symbol\":\"ACME\"} ", 4_000));
         await using var gateway = await GatewayTestHost.StartAsync(new TestConfig().Socket("a", url, ("Compression", "true")));
-        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 1, "hello arrived");
+        await Eventually.TrueAsync(() => gateway.Recorder.Frames.Count == 1 && gateway.Status("a").State == SocketState.Ready, "hello arrived, Ready");
         Assert.Equal($"hello 1 ({answer})", gateway.Recorder.Frames.Single().Text);
 
         // Each echo comes back compressed by ws (threshold 0): with context takeover the second is a back-reference.
